@@ -1,0 +1,86 @@
+"""Every parameter of an analysis and its default, in one place for CLI, service and API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from nca_onnx.data.preprocess import PRESETS
+from nca_onnx.engine.cut_engine import DEFAULT_MEMORY_BUDGET_BYTES
+from nca_onnx.engine.session import PROVIDER_CHOICES
+from nca_onnx.errors import ParameterError
+from nca_onnx.graph.neurons import FAULT_MODELS
+from nca_onnx.metric.criticality import DEFAULT_NOISE_FLOOR
+
+__all__ = ["AnalysisConfig"]
+
+DEFAULT_MIN_CONFIDENCE = 0.8
+DEFAULT_CROSSCHECK_NEURONS = 5
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """What to analyse and how; the defaults are METHOD.md's.
+
+    `layers` holds glob patterns on node names (empty = all layers);
+    `size`, `mean`, `std`, `channel_order` and `resize` override the preset.
+    """
+
+    model: Path
+    data: Path
+    classes: tuple[int, ...]
+    tau: float = 0.0
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    max_images: int | None = None
+    layers: tuple[str, ...] = ()
+    fault: str = "zero-weights"
+    provider: str = "auto"
+    seed: int = 0
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES
+    noise_floor: float = DEFAULT_NOISE_FLOOR
+    crosscheck_neurons: int = DEFAULT_CROSSCHECK_NEURONS
+    layout: str | None = None
+    output: str | None = None
+    preset: str = "imagenet"
+    size: tuple[int, int] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    channel_order: str | None = None
+    resize: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raises ParameterError naming the first parameter out of range."""
+        checks = [
+            (bool(self.classes), "pass at least one --class"),
+            (all(c >= 0 for c in self.classes), f"class indices must be >= 0, got {self.classes}"),
+            (len(set(self.classes)) == len(self.classes), f"--class repeats: {self.classes}"),
+            (0.0 <= self.tau <= 1.0, f"--tau must lie in [0, 1], got {self.tau}"),
+            (0.0 <= self.min_confidence < 1.0,
+             f"--min-confidence must lie in [0, 1), got {self.min_confidence}"),
+            (self.max_images is None or self.max_images >= 1,
+             f"--max-images must be at least 1, got {self.max_images}"),
+            (self.fault in FAULT_MODELS,
+             f"--fault '{self.fault}' is not known; use one of {', '.join(FAULT_MODELS)}"),
+            (self.provider in PROVIDER_CHOICES,
+             f"--provider '{self.provider}' is not known; use one of {PROVIDER_CHOICES}"),
+            (self.memory_budget_bytes >= 1 << 20,
+             f"--memory-budget must be at least 1 MiB, got {self.memory_budget_bytes} bytes"),
+            (self.noise_floor >= 0.0, f"noise floor must be >= 0, got {self.noise_floor}"),
+            (self.crosscheck_neurons >= 1, "the cross-check needs at least 1 neuron"),
+            (self.preset in PRESETS,
+             f"--preset '{self.preset}' is not known; use one of {', '.join(sorted(PRESETS))}"),
+        ]
+        for passed, message in checks:
+            if not passed:
+                raise ParameterError(message)
+
+    def parameters(self) -> dict:
+        """The parameters section of the evidence report (paths as strings)."""
+        values = asdict(self)
+        values.pop("extra")
+        values["model"] = str(self.model)
+        values["data"] = str(self.data)
+        values["classes"] = list(self.classes)
+        values["layers"] = list(self.layers)
+        return values

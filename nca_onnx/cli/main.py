@@ -1,0 +1,37 @@
+"""The `nca-onnx` command: one typer app, verbosity set here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from nca_onnx.cli.analyze import analyze
+from nca_onnx.cli.common import configure_logging
+from nca_onnx.cli.demo import demo
+from nca_onnx.cli.inspect_model import inspect
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="nca-onnx",
+    help="Neurons' Criticality Analysis of ONNX classifiers, with audit-ready evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="-v for steps, -vv for details.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Errors only.")] = False,
+) -> None:
+    """Neurons' Criticality Analysis of ONNX classifiers."""
+    configure_logging(verbose, quiet)
+
+
+app.command()(analyze)
+app.command()(inspect)
+app.command()(demo)

@@ -1,0 +1,44 @@
+"""The exception tree of nca-onnx: every error a user can cause derives from NcaError."""
+
+__all__ = [
+    "NcaError",
+    "ModelError",
+    "DataError",
+    "ParameterError",
+    "RuntimeProviderError",
+    "UnsupportedOperatorError",
+    "VerificationError",
+]
+
+
+class NcaError(Exception):
+    """Base of all errors nca-onnx raises on bad input or a failed check.
+
+    The message is one line that says what is wrong, with which input, and what
+    to do next; the CLI prints it as is and the service returns it as the status
+    detail.
+    """
+
+
+class ModelError(NcaError):
+    """The ONNX model cannot be read, checked or analysed."""
+
+
+class DataError(NcaError):
+    """Images or arrays cannot be read, or none of them is usable."""
+
+
+class ParameterError(NcaError):
+    """A parameter is out of range or contradicts another one."""
+
+
+class RuntimeProviderError(NcaError):
+    """The requested onnxruntime execution provider is not available."""
+
+
+class UnsupportedOperatorError(ModelError):
+    """The graph holds an operator a transformation has no rule for."""
+
+
+class VerificationError(NcaError):
+    """A recorded result does not match its re-computation (a failed check, exit 1)."""
