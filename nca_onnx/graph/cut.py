@@ -131,7 +131,7 @@ def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray) -> S
     graph = model.proto.graph
     nodes = downstream_nodes(graph, layer.output)
     produced = {name for node in nodes for name in node.output}
-    if model.output_name not in produced:
+    if model.output_name not in produced and model.output_name != layer.output:
         raise ModelError(
             f"layer '{layer.name}' does not reach the output '{model.output_name}'; "
             "exclude it with --layers"
@@ -156,14 +156,13 @@ def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray) -> S
             new_inits += tile_inits
             renamed[name] = tiled
 
-    for node in nodes:
+    for node in nodes + probability_nodes(model.output_name, model.output_is_probability):
         copy = onnx.NodeProto()
         copy.CopyFrom(node)
         for index, name in enumerate(copy.input):
             if name in renamed:
                 copy.input[index] = renamed[name]
         new_nodes.append(copy)
-    new_nodes += probability_nodes(model.output_name, model.output_is_probability)
 
     used = {name for node in nodes for name in node.input}
     initializers = [t for t in graph.initializer if t.name in used] + new_inits
