@@ -53,14 +53,20 @@ def run_and_write(config, out: Path, quiet: bool = False):
     checkpoint = out / "checkpoint"
     console = Console(stderr=True, quiet=quiet)
 
-    with _progress_bar(console) as bar:
-        task = bar.add_task("analysing", total=None)
+    bar = _progress_bar(console)
+    task = bar.add_task("analysing", total=None)
 
-        def advance(unit, done, total):
-            bar.update(task, completed=done, total=total, description=unit.layer[:28])
+    def advance(unit, done, total):
+        # Started on the first finished unit, so that input errors print alone.
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total, description=unit.layer[:28])
 
+    try:
         result = run_analysis(config, progress=advance,
                               store_factory=lambda key: CheckpointFolder(checkpoint, key))
+    finally:
+        bar.stop()
 
     write_csv(out / "neurons.csv", neuron_table(result.statistics))
     write_csv(out / "layers.csv", layer_table(result.statistics))

@@ -97,12 +97,12 @@ def _read_proto(path: Path) -> onnx.ModelProto:
 
     try:
         proto = onnx.load(str(path), load_external_data=True)
-    except FileNotFoundError as error:
-        raise ModelError(
-            f"model '{path}' refers to an external data file that is missing ({error.filename}); "
-            "keep the data files next to the model"
-        ) from error
     except Exception as error:
+        if isinstance(error, FileNotFoundError) or "should be stored in" in str(error):
+            raise ModelError(
+                f"model '{path}' keeps weights in an external data file that is missing "
+                f"({error}); keep the data files next to the model"
+            ) from error
         raise ModelError(
             f"'{path}' is not a readable ONNX model ({type(error).__name__}); "
             "check that the file is complete and was exported as ONNX"
