@@ -21,7 +21,8 @@ __all__ = ["analyze", "run_and_write"]
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FILES = ("report.json", "neurons.csv", "layers.csv")
+OUTPUT_FILES = ("report.json", "neurons.csv", "layers.csv", "stability.csv", "neurons.parquet",
+                "layers.parquet", "stability.parquet")
 
 
 def _progress_bar(console):
@@ -33,18 +34,23 @@ def _progress_bar(console):
                     TimeRemainingColumn(), console=console, transient=False)
 
 
-def run_and_write(config, out: Path, quiet: bool = False):
+def run_and_write(config, out: Path, quiet: bool = False, html: Path | None = None,
+                  table_format: str = "csv"):
     """Run the analysis with a progress bar and write report.json, neurons.csv, layers.csv.
 
     Earlier outputs in `out` are removed first, so an interrupted run leaves no
     report that looks complete; finished units stay in out/checkpoint for a rerun.
+    The report gets its standards section and is sealed (nca_onnx.evidence); the
+    tables are written as `table_format` (csv or parquet), the page to `html` if given.
     """
     from rich.console import Console
 
     from nca_onnx.analysis.checkpoint import CheckpointFolder
     from nca_onnx.analysis.run import run_analysis
+    from nca_onnx.evidence import seal, with_standards
     from nca_onnx.report.evidence import build_report
-    from nca_onnx.report.files import write_csv, write_json
+    from nca_onnx.report.export import stability_table, write_tables
+    from nca_onnx.report.files import write_json
     from nca_onnx.report.tables import layer_table, neuron_table
 
     out.mkdir(parents=True, exist_ok=True)
@@ -68,9 +74,16 @@ def run_and_write(config, out: Path, quiet: bool = False):
     finally:
         bar.stop()
 
-    write_csv(out / "neurons.csv", neuron_table(result.statistics))
-    write_csv(out / "layers.csv", layer_table(result.statistics))
-    write_json(out / "report.json", build_report(result))
+    report = seal(with_standards(build_report(result)))
+    tables = {"neurons": neuron_table(result.statistics), "layers": layer_table(result.statistics)}
+    if report.get("stability"):
+        tables["stability"] = stability_table(report["stability"])
+    write_tables(tables, out, table_format)
+    write_json(out / "report.json", report)
+    if html is not None:
+        from nca_onnx.report.html import write_html
+
+        write_html(report, html)
     shutil.rmtree(checkpoint, ignore_errors=True)
     return result
 
@@ -115,6 +128,10 @@ def analyze(
         help="Name of the class-score output when the model has several.")] = None,
     crosscheck: Annotated[int, typer.Option(
         help="Neurons recomputed by the reference path.")] = 5,
+    html: Annotated[Optional[Path], typer.Option(
+        help="Also write the report as one offline HTML page here (extra 'report').")] = None,
+    table_format: Annotated[str, typer.Option(
+        "--format", help="Format of the tables: csv or parquet (extra 'parquet').")] = "csv",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")]
     = False,
 ) -> None:
@@ -124,6 +141,7 @@ def analyze(
     from nca_onnx.analysis.config import AnalysisConfig
     from nca_onnx.cli.summary import print_summary
     from nca_onnx.errors import VerificationError
+    from nca_onnx.report.export import require_table_format
 
     config = AnalysisConfig(
         model=model, data=data, classes=tuple(classes), tau=tau,
@@ -133,8 +151,13 @@ def analyze(
         size=parse_size(size), mean=parse_floats(mean, "--mean"),
         std=parse_floats(std, "--std"), channel_order=channel_order, resize=resize,
     )
+    require_table_format(table_format)
+    if html is not None:
+        from nca_onnx.report.figures import require_matplotlib
+
+        require_matplotlib()
     try:
-        result = run_and_write(config, out, quiet)
+        result = run_and_write(config, out, quiet, html, table_format)
     except KeyboardInterrupt:
         typer.secho(f"interrupted: no report written; finished work is kept in "
                     f"{out / 'checkpoint'}, run the same command again to resume",

@@ -35,6 +35,7 @@ class EngineCounters:
 
     runtime_s: float = 0.0
     setup_s: float = 0.0
+    session_s: float = 0.0
     runs: int = 0
     evaluations: int = 0
     layer_setups: dict[str, float] = field(default_factory=dict)
@@ -115,7 +116,9 @@ class CutEngine:
         started = time.perf_counter()
         suffix = build_suffix(self._model, layer, fault_values(self._model.proto, layer,
                                                                self._fault))
+        built = time.perf_counter()
         session = make_session(suffix.proto, self._providers)
+        self.counters.session_s += time.perf_counter() - built
         activations = self._activations(suffix.boundary)
         neurons_per_run, images_per_run = plan_batch(
             suffix.bytes_per_row, self._budget, len(self._inputs), layer.neurons)
