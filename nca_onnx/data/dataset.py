@@ -123,16 +123,14 @@ def _from_arrays(path: Path, classes: list[int]) -> Dataset:
         labels = np.full(len(inputs), classes[0])
     if len(labels) != len(inputs):
         raise DataError(f"'{path}' has {len(inputs)} inputs but {len(labels)} labels")
-    records = tuple(
-        ImageRecord(f"{path.name}#{row}", str(path),
-                    _sha256(np.ascontiguousarray(inputs[row], dtype=np.float32).tobytes()),
-                    int(label))
-        for row, label in enumerate(labels) if int(label) in classes
-    )
     rows = [row for row, label in enumerate(labels) if int(label) in classes]
     if not rows:
         raise DataError(f"'{path}' holds no inputs labelled with class(es) {classes}")
-    return Dataset(records, np.ascontiguousarray(inputs[rows], dtype=np.float32))
+    chosen = np.ascontiguousarray(inputs[rows], dtype=np.float32)
+    records = tuple(ImageRecord(f"{path.name}#{row}", str(path), _sha256(item.tobytes()),
+                                int(labels[row]))
+                    for row, item in zip(rows, chosen))
+    return Dataset(records, chosen)
 
 
 def _check_shape(dataset: Dataset, input_shape: tuple, source: Path) -> None:

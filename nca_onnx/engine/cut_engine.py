@@ -21,6 +21,14 @@ from nca_onnx.graph.fault import KEEP_INPUT
 from nca_onnx.graph.load import LoadedModel
 from nca_onnx.graph.neurons import Layer, fault_values
 from nca_onnx.graph.probability import PROBABILITIES
+from nca_onnx.graph.propagate import (
+    FAULT_MAP_INPUT,
+    FAULT_MAP_OUTPUT,
+    channel_local_chain,
+    constant_channels,
+    fault_map_model,
+    spatial_shape,
+)
 
 __all__ = ["CutEngine", "EngineCounters", "plan_batch"]
 
@@ -83,7 +91,9 @@ class CutEngine:
         self._prepared: _PreparedLayer | None = None
 
         started = time.perf_counter()
-        needed = sorted({name for layer in layers for name in boundary_tensors(model, layer)})
+        self._chains = {layer.name: channel_local_chain(model, layer) for layer in layers}
+        needed = sorted({name for layer in layers
+                         for name in boundary_tensors(model, layer, self._chains[layer.name])})
         self._activation_session = make_session(activation_model(model, needed), providers)
         self._prefix_images = max(1, memory_budget_bytes // model_bytes_per_row(model))
         self.counters.setup_s += time.perf_counter() - started
@@ -108,14 +118,25 @@ class CutEngine:
         joined[self._model.input_name] = self._inputs
         return tuple(joined[name] for name in boundary)
 
+    def _carry_fault(self, layer: Layer, chain, values: np.ndarray) -> np.ndarray:
+        """Each channel's fault value after the chain, [C, *spatial]: one tiny run."""
+        spatial = spatial_shape(self._model, layer.output)
+        session = make_session(fault_map_model(self._model, layer, chain), self._providers)
+        carried = self._run(session, [FAULT_MAP_OUTPUT],
+                            {FAULT_MAP_INPUT: constant_channels(values, spatial)})[0]
+        return carried[0]
+
     def _prepare(self, layer: Layer) -> _PreparedLayer:
         if self._prepared is not None and self._prepared.layer == layer:
             return self._prepared
 
         self._prepared = None
         started = time.perf_counter()
-        suffix = build_suffix(self._model, layer, fault_values(self._model.proto, layer,
-                                                               self._fault))
+        chain = self._chains[layer.name]
+        values = fault_values(self._model.proto, layer, self._fault)
+        if chain:
+            values = self._carry_fault(layer, chain, values)
+        suffix = build_suffix(self._model, layer, values, chain)
         built = time.perf_counter()
         session = make_session(suffix.proto, self._providers)
         self.counters.session_s += time.perf_counter() - built

@@ -20,6 +20,7 @@ __all__ = [
     "activation_model",
     "boundary_tensors",
     "build_suffix",
+    "cut_tensor",
     "downstream_nodes",
     "model_bytes_per_row",
 ]
@@ -108,11 +109,18 @@ def _bytes_per_row(nodes: list[onnx.NodeProto], infos: dict[str, onnx.ValueInfoP
     return max(largest, 1) * _LIVE_TENSORS
 
 
-def boundary_tensors(model: LoadedModel, layer: Layer) -> list[str]:
-    """The tensors the suffix after `layer` needs from before the cut, its output first."""
+def cut_tensor(layer: Layer, chain: list[onnx.NodeProto]) -> str:
+    """Where the cut falls: after the layer, or after its channel-local chain."""
+    return chain[-1].output[0] if chain else layer.output
+
+
+def boundary_tensors(model: LoadedModel, layer: Layer,
+                     chain: list[onnx.NodeProto] | None = None) -> list[str]:
+    """The tensors the suffix needs from before the cut, the cut tensor first."""
     graph = model.proto.graph
-    nodes = downstream_nodes(graph, layer.output)
-    return _boundary(nodes, layer.output, {tensor.name for tensor in graph.initializer})
+    cut = cut_tensor(layer, chain or [])
+    nodes = downstream_nodes(graph, cut)
+    return _boundary(nodes, cut, {tensor.name for tensor in graph.initializer})
 
 
 def model_bytes_per_row(model: LoadedModel) -> int:
@@ -120,34 +128,38 @@ def model_bytes_per_row(model: LoadedModel) -> int:
     return _bytes_per_row(list(model.proto.graph.node), _value_infos(model.proto))
 
 
-def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray) -> SuffixGraph:
+def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray,
+                 chain: list[onnx.NodeProto] | None = None) -> SuffixGraph:
     """The suffix graph after `layer`, ready to evaluate K neuron faults in one run.
 
+    With a channel-local `chain` (see graph.propagate), the cut falls after it and
+    `fault_value` is the fault carried through it, [C, *spatial].
     Copies what it needs from `model.proto`; the model is not changed.
 
     Raises:
         ModelError: the layer's output does not reach the class-score output.
     """
     graph = model.proto.graph
-    nodes = downstream_nodes(graph, layer.output)
+    cut = cut_tensor(layer, chain or [])
+    nodes = downstream_nodes(graph, cut)
     produced = {name for node in nodes for name in node.output}
-    if model.output_name not in produced and model.output_name != layer.output:
+    if model.output_name not in produced and model.output_name != cut:
         raise ModelError(
             f"layer '{layer.name}' does not reach the output '{model.output_name}'; "
             "exclude it with --layers"
         )
 
     initializer_names = {tensor.name for tensor in graph.initializer}
-    boundary = _boundary(nodes, layer.output, initializer_names)
+    boundary = _boundary(nodes, cut, initializer_names)
     infos = _value_infos(model.proto)
-    cut_info = infos.get(layer.output)
+    cut_info = infos.get(cut)
     elem_type = cut_info.type.tensor_type.elem_type if cut_info else onnx.TensorProto.FLOAT
 
     new_nodes, new_inits = fault_injection_nodes(
-        layer.output, _MASKED, fault_value, layer.channel_axis, layer.output_rank,
-        elem_type, model.opset,
+        cut, _MASKED, fault_value, layer.channel_axis, layer.output_rank, elem_type,
+        model.opset,
     )
-    renamed = {layer.output: _MASKED}
+    renamed = {cut: _MASKED}
     for position, name in enumerate(boundary[1:]):
         if _is_batched(infos.get(name)):
             tiled = f"nca_tiled_{position}"

@@ -51,30 +51,33 @@ def fault_injection_nodes(tensor: str, target: str, fault_value: np.ndarray,
     """Nodes writing K faulty copies of `tensor` [N, ...] into `target` [K*N, ...].
 
     Row k of the graph input KEEP_INPUT [K, C] holds 1 for channels that work and
-    0 for the failed ones; a failed channel takes `fault_value[c]`. A row of ones
-    reproduces `tensor` bit for bit (x * 1 + 0), which gives the unmasked baseline
-    from the same kernels as the masked rows.
+    0 for the failed ones; a failed channel takes `fault_value[c]`, which is [C]
+    (a constant per channel) or [C, *spatial] (a map per channel, for a fault
+    carried through depthwise convolutions). A row of ones reproduces `tensor` bit
+    for bit (x * 1 + 0), which gives the unmasked baseline from the same kernels.
 
     Returns (nodes, initializers).
     """
     prefix = "nca_fault"
     broadcast = [1] * (rank + 1)
     broadcast[0] = -1
-    broadcast[channel_axis + 1] = len(fault_value)
+    broadcast[channel_axis + 1] = fault_value.shape[0]
+    value_shape = [1] * (rank + 1)
+    value_shape[channel_axis + 1:channel_axis + 1 + fault_value.ndim] = fault_value.shape
     inits = [
-        _const(f"{prefix}_value", fault_value.astype(np.float32)),
+        _const(f"{prefix}_value", fault_value.astype(np.float32).reshape(value_shape)),
         _const(f"{prefix}_one_f", np.array(1.0, dtype=np.float32)),
         _const(f"{prefix}_broadcast", np.array(broadcast, dtype=np.int64)),
     ]
-    keep, fill = f"{prefix}_keep_b", f"{prefix}_fill_b"
+    keep, fill = f"{prefix}_keep_b", f"{prefix}_fill"
     nodes = [
         helper.make_node("Sub", [inits[1].name, KEEP_INPUT], [f"{prefix}_failed"],
                          name=f"{prefix}_failed"),
-        helper.make_node("Mul", [f"{prefix}_failed", inits[0].name], [f"{prefix}_fill"],
+        helper.make_node("Reshape", [f"{prefix}_failed", inits[2].name], [f"{prefix}_failed_b"],
+                         name=f"{prefix}_failed_r"),
+        helper.make_node("Mul", [f"{prefix}_failed_b", inits[0].name], [fill],
                          name=f"{prefix}_fill"),
         helper.make_node("Reshape", [KEEP_INPUT, inits[2].name], [keep], name=f"{prefix}_keep_r"),
-        helper.make_node("Reshape", [f"{prefix}_fill", inits[2].name], [fill],
-                         name=f"{prefix}_fill_r"),
     ]
     if elem_type != onnx.TensorProto.FLOAT:
         nodes += [
