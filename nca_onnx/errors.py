@@ -8,6 +8,12 @@ __all__ = [
     "RuntimeProviderError",
     "UnsupportedOperatorError",
     "VerificationError",
+    "EvidenceError",
+    "NotFoundError",
+    "AccessError",
+    "CapacityError",
+    "StateError",
+    "MissingExtraError",
 ]
 
 
@@ -42,3 +48,28 @@ class UnsupportedOperatorError(ModelError):
 
 class VerificationError(NcaError):
     """A recorded result does not match its re-computation (a failed check, exit 1)."""
+
+
+class EvidenceError(NcaError):
+    """A report or manifest cannot be read, or does not match its published schema."""
+
+
+class NotFoundError(NcaError):
+    """A job, model or data set named in a request does not exist (the service)."""
+
+
+class AccessError(NcaError):
+    """A request names something the caller may not use, such as a path outside the data
+    roots (the service)."""
+
+
+class CapacityError(NcaError):
+    """A size or queue limit is reached: send less, or retry when jobs have finished."""
+
+
+class StateError(NcaError):
+    """The request does not fit the current state, e.g. the report of an unfinished job."""
+
+
+class MissingExtraError(NcaError):
+    """An optional dependency is not installed; the message names the extra to install."""

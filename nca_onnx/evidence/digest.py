@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from nca_onnx.errors import NcaError, VerificationError
+from nca_onnx.errors import EvidenceError, VerificationError
 
 __all__ = ["CANONICAL_FORM", "INTEGRITY_KEY", "canonical_bytes", "check_seal", "digest", "seal"]
 
@@ -21,14 +21,14 @@ def canonical_bytes(document: dict) -> bytes:
     """The bytes the digest is taken over (see CANONICAL_FORM); the input is not changed.
 
     Raises:
-        NcaError: the document holds NaN or an infinity, which JSON cannot carry.
+        EvidenceError: the document holds NaN or an infinity, which JSON cannot carry.
     """
     body = {key: value for key, value in document.items() if key != INTEGRITY_KEY}
     try:
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
                           allow_nan=False)
     except ValueError as error:
-        raise NcaError(
+        raise EvidenceError(
             f"the document holds a value JSON cannot carry ({error}); this is a bug in the "
             "tool that wrote it, please report it with the command you ran"
         ) from error
@@ -59,17 +59,17 @@ def check_seal(document: dict, source: str) -> str:
     """The recorded digest, after checking that it matches the document.
 
     Raises:
-        NcaError: the document carries no integrity section (it cannot be checked).
+        EvidenceError: the document carries no integrity section (it cannot be checked).
         VerificationError: the recomputed digest differs from the recorded one.
     """
     integrity = document.get(INTEGRITY_KEY)
     if not isinstance(integrity, dict) or not isinstance(integrity.get("digest"), str):
-        raise NcaError(
+        raise EvidenceError(
             f"'{source}' carries no integrity digest, so it cannot be verified; "
             "write it again with this version of nca-onnx"
         )
     if integrity.get("algorithm") != "sha256":
-        raise NcaError(
+        raise EvidenceError(
             f"'{source}' is sealed with '{integrity.get('algorithm')}', which this version "
             "does not know; verify it with the nca-onnx version that wrote it"
         )
