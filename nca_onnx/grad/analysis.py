@@ -7,9 +7,9 @@ import logging
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
-from nca_onnx.grad.context import Dim, TensorFacts
+from nca_onnx.grad.context import FLOAT_TYPES, Dim, TensorFacts
 
 __all__ = ["active_tensors", "collect_facts", "nodes_on_path"]
 
@@ -28,9 +28,6 @@ _SAME_SHAPE_OPS = frozenset({
     "Tanh", "Softmax", "LogSoftmax", "Dropout", "BatchNormalization", "Neg", "Exp", "Log",
 })
 _BROADCAST_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Sum", "Max", "Min", "Pow"})
-_FLOAT_TYPES = frozenset(
-    {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
-)
 
 
 def _constant_node_value(node: onnx.NodeProto) -> np.ndarray | None:
@@ -118,6 +115,8 @@ def _complete_shapes(graph: onnx.GraphProto, shapes: dict[str, tuple[Dim, ...]],
                     for i, d in enumerate(target.reshape(-1)))
             elif known[1] is not None and isinstance(known[1][0], int):
                 shapes[node.output[0]] = (None,) * known[1][0]
+        elif node.op_type == "Flatten":
+            shapes[node.output[0]] = (None, None)
         elif node.op_type == "MatMul" and all(s is not None and len(s) >= 2 for s in known):
             a, b = known
             shapes[node.output[0]] = (*_broadcast([a[:-2], b[:-2]]), a[-2], b[-1])
@@ -168,7 +167,7 @@ def active_tensors(graph: onnx.GraphProto, input_name: str, facts: TensorFacts) 
             continue
         for k, output in enumerate(node.output):
             dtype = facts.dtypes.get(output)
-            if not output or (dtype is not None and dtype not in _FLOAT_TYPES):
+            if not output or (dtype is not None and dtype not in FLOAT_TYPES):
                 continue
             if node.op_type in ("MaxPool", "Dropout") and k > 0:
                 continue  # indices and masks

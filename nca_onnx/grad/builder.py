@@ -8,10 +8,17 @@ import logging
 import onnx
 from onnx import TensorProto, helper
 
-# The rule modules register themselves on import.
-from nca_onnx.grad import rules_activation, rules_arith, rules_conv  # noqa: F401
-from nca_onnx.grad import rules_linear, rules_pool, rules_shape  # noqa: F401
 from nca_onnx.errors import ModelError, UnsupportedOperatorError
+
+# The rule modules register themselves on import (unused names on purpose).
+from nca_onnx.grad import (  # noqa: F401
+    rules_activation,
+    rules_arith,
+    rules_conv,
+    rules_linear,
+    rules_pool,
+    rules_shape,
+)
 from nca_onnx.grad.analysis import active_tensors, collect_facts, nodes_on_path
 from nca_onnx.grad.context import GradContext
 from nca_onnx.grad.loss import build_loss, find_head
@@ -94,6 +101,7 @@ def _backpropagate(ctx: GradContext, graph: onnx.GraphProto, input_name: str, he
         if all(g is None for g in output_grads):
             continue
         wanted = [bool(name) and name in needed and name in active for name in node.input]
+        logger.debug("gradient of %s node '%s'", node.op_type, node.name)
         input_grads = list(rule_for(node)(ctx, node, output_grads, wanted))
         for k, (name, want) in enumerate(zip(node.input, wanted)):
             grad = input_grads[k] if k < len(input_grads) else None
@@ -199,11 +207,13 @@ def build_gradient_model(
     graph.initializer.extend(ctx.initializers)
     batch = _batch_dim(input_value)
     score_type = facts.dtypes.get(losses.probabilities, ctx.default_dtype)
+    classes = (facts.shapes.get(head_tensor) or (None, None))[-1]
+    classes = classes if isinstance(classes, int) else None
     graph.input.append(helper.make_tensor_value_info(LABEL_INPUT, TensorProto.INT64, [batch]))
     del graph.output[:]
     graph.output.extend([
         helper.make_tensor_value_info(LOSS_OUTPUT, score_type, [batch]),
-        helper.make_tensor_value_info(PROBABILITIES_OUTPUT, score_type, [batch, None]),
+        helper.make_tensor_value_info(PROBABILITIES_OUTPUT, score_type, [batch, classes]),
         helper.make_tensor_value_info(INPUT_GRAD_OUTPUT, input_value.type.tensor_type.elem_type,
                                       None),
     ])

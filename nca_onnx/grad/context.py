@@ -12,14 +12,15 @@ from onnx import TensorProto, helper, numpy_helper
 
 from nca_onnx.errors import ModelError, UnsupportedOperatorError
 
-__all__ = ["Dim", "GradContext", "TensorFacts", "node_attr"]
+__all__ = ["FLOAT_TYPES", "Dim", "GradContext", "TensorFacts", "node_attr"]
 
 logger = logging.getLogger(__name__)
 
 #: A dimension as shape inference knows it: an int, a symbol, or None when unknown.
 Dim = int | str | None
 
-_FLOAT_TYPES = frozenset(
+#: Element types that carry a gradient.
+FLOAT_TYPES = frozenset(
     {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
 )
 
@@ -54,11 +55,11 @@ class GradContext:
     opset: int
     facts: TensorFacts
     default_dtype: int
-    nodes: list[onnx.NodeProto] = field(default_factory=list)
-    initializers: list[onnx.TensorProto] = field(default_factory=list)
-    _counter: int = 0
-    _shape_cache: dict[str, str] = field(default_factory=dict)
-    _const_cache: dict[tuple, str] = field(default_factory=dict)
+    nodes: list[onnx.NodeProto] = field(default_factory=list, init=False)
+    initializers: list[onnx.TensorProto] = field(default_factory=list, init=False)
+    _counter: int = field(default=0, init=False)
+    _shape_cache: dict[str, str] = field(default_factory=dict, init=False)
+    _const_cache: dict[tuple, str] = field(default_factory=dict, init=False)
 
     # ---- naming and emission -------------------------------------------------------------
 
@@ -71,7 +72,7 @@ class GradContext:
                 return name
 
     def op(self, op_type: str, inputs: Sequence[str], n_outputs: int = 1, **attrs) -> str:
-        """Emit one node and return its (first) output name; attributes set to None are left out."""
+        """Emit one node and return its first output; attributes set to None are left out."""
         return self.op_multi(op_type, inputs, n_outputs, **attrs)[0]
 
     def op_multi(
@@ -111,7 +112,7 @@ class GradContext:
         return self.facts.dtypes.get(name, self.default_dtype)
 
     def is_float(self, name: str) -> bool:
-        return self.dtype(name) in _FLOAT_TYPES
+        return self.dtype(name) in FLOAT_TYPES
 
     def shape(self, name: str) -> tuple[Dim, ...] | None:
         """Inferred shape of a forward tensor, or None when even the rank is unknown."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import onnx
 
 from nca_onnx.errors import UnsupportedOperatorError
@@ -29,6 +30,13 @@ def kernel_shape_of(ctx: GradContext, node: onnx.NodeProto) -> list[int]:
     return [int(dim) for dim in shape[2:]]
 
 
+def _static_spatial(ctx: GradContext, x: str) -> list[int] | None:
+    shape = ctx.shape(x)
+    if shape is None or not all(isinstance(dim, int) for dim in shape[2:]):
+        return None
+    return [int(dim) for dim in shape[2:]]
+
+
 def static_pads(
     node: onnx.NodeProto, spatial: Sequence[int] | None, kernel: Sequence[int],
     strides: Sequence[int], dilations: Sequence[int],
@@ -42,11 +50,15 @@ def static_pads(
     if auto_pad == "NOTSET":
         pads = list(node_attr(node, "pads", [0] * (2 * n)))
         return pads[:n], pads[n:]
-    if spatial is None:
+    if spatial is None and any(s != 1 for s in strides):
         return None
     begins, ends = [], []
-    for size, k, s, d in zip(spatial, kernel, strides, dilations):
-        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+    for i, (k, s, d) in enumerate(zip(kernel, strides, dilations)):
+        if spatial is None:  # stride 1: SAME pads the kernel extent minus one, whatever the size
+            total = (k - 1) * d
+        else:
+            size = spatial[i]
+            total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
         small, large = total // 2, total - total // 2
         begins.append(small if auto_pad == "SAME_UPPER" else large)
         ends.append(large if auto_pad == "SAME_UPPER" else small)
@@ -84,10 +96,7 @@ def transpose_conv_to_input(
     n = len(kernel)
     strides = list(node_attr(node, "strides", [1] * n))
     dilations = list(node_attr(node, "dilations", [1] * n))
-    shape = ctx.shape(x)
-    spatial = None
-    if shape is not None and all(isinstance(dim, int) for dim in shape[2:]):
-        spatial = [int(dim) for dim in shape[2:]]
+    spatial = _static_spatial(ctx, x)
     pads = static_pads(node, spatial, kernel, strides, dilations)
     ceil_mode = bool(node_attr(node, "ceil_mode", 0))
 
@@ -106,6 +115,70 @@ def transpose_conv_to_input(
     return ctx.slice(full, begins, stop, list(range(2, 2 + n)))
 
 
+def _flipped_transposed_weight(ctx: GradContext, weight: str, group: int, rank: int) -> str:
+    """Weight of the convolution that is the adjoint of a stride-1 convolution: per group,
+    input and output channels swapped, and every kernel flipped in all spatial axes."""
+    value = ctx.const_value(weight)
+    if value is not None:
+        out_channels, in_per_group = value.shape[:2]
+        kernel = value.shape[2:]
+        per_group = value.reshape(group, out_channels // group, in_per_group, *kernel)
+        swapped = per_group.swapaxes(1, 2).reshape(group * in_per_group,
+                                                   out_channels // group, *kernel)
+        flipped = np.flip(swapped, axis=tuple(range(2, rank)))
+        return ctx.const(np.ascontiguousarray(flipped), ctx.dtype(weight))
+    spatial_axes = list(range(2, rank))
+    flipped = ctx.slice(weight, [-1] * len(spatial_axes), [np.iinfo(np.int64).min] *
+                        len(spatial_axes), spatial_axes, [-1] * len(spatial_axes))
+    if group == 1:
+        return ctx.op("Transpose", [flipped], perm=[1, 0, *spatial_axes])
+    # [M, C/g, k] -> [g, M/g, C/g, k] -> [g, C/g, M/g, k] -> [C, M/g, k]
+    shape = ctx.shape_of(weight)
+    split = ctx.op("Concat", [ctx.ints([group, -1]), ctx.dims_of(weight, 1, rank)], axis=0)
+    grouped = ctx.op("Reshape", [flipped, split])
+    swapped = ctx.op("Transpose", [grouped], perm=[0, 2, 1, *range(3, rank + 1)])
+    merged = ctx.op("Concat", [ctx.ints([-1]), ctx.op("Div", [
+        ctx.op("Slice", [shape, ctx.ints([0]), ctx.ints([1])]), ctx.ints([group])]),
+        ctx.dims_of(weight, 2, rank)], axis=0)
+    return ctx.op("Reshape", [swapped, merged])
+
+
+def _stride_one_adjoint(ctx: GradContext, node: onnx.NodeProto, g: str, kernel: list[int],
+                        group: int, pads: tuple[list[int], list[int]] | None) -> str | None:
+    """Adjoint of a stride-1 Conv as a Conv (onnxruntime runs Conv much faster than
+    ConvTranspose), or None where that form does not apply."""
+    n = len(kernel)
+    strides = list(node_attr(node, "strides", [1] * n))
+    dilations = list(node_attr(node, "dilations", [1] * n))
+    if any(s != 1 for s in strides) or pads is None:
+        return None
+    extents = [(k - 1) * d for k, d in zip(kernel, dilations)]
+    begins = [e - p for e, p in zip(extents, pads[0])]
+    ends = [e - p for e, p in zip(extents, pads[1])]
+    if min(begins + ends) < 0:
+        return None
+    weight = _flipped_transposed_weight(ctx, node.input[1], group, n + 2)
+    return ctx.op("Conv", [g, weight], group=group, kernel_shape=kernel,
+                  dilations=dilations, pads=begins + ends)
+
+
+def _pointwise_adjoint(ctx: GradContext, node: onnx.NodeProto, g: str, kernel: list[int],
+                       group: int, pads: tuple[list[int], list[int]] | None) -> str | None:
+    """Adjoint of an ungrouped, unpadded stride-1 1x1 Conv as one MatMul over channels, or
+    None where that form does not apply. onnxruntime runs it in plain NCHW layout, which
+    saves the layout conversions its blocked-layout Conv needs around element-wise ops."""
+    n = len(kernel)
+    weight = ctx.const_value(node.input[1])
+    if (weight is None or group != 1 or any(k != 1 for k in kernel) or pads is None
+            or any(pads[0] + pads[1])
+            or any(s != 1 for s in node_attr(node, "strides", [1] * n))):
+        return None
+    transposed = ctx.const(np.ascontiguousarray(weight.reshape(weight.shape[0], -1).T),
+                           ctx.dtype(node.input[1]))
+    columns = ctx.op("Reshape", [g, ctx.ints([0, weight.shape[0], -1])])
+    return ctx.reshape_like(ctx.op("MatMul", [transposed, columns]), node.input[0])
+
+
 def _refuse_weight_gradient(node: onnx.NodeProto, wanted: Sequence[bool]) -> None:
     if any(wanted[1:]):
         raise UnsupportedOperatorError(
@@ -120,6 +193,15 @@ def _conv(ctx: GradContext, node: onnx.NodeProto, grads: Sequence[str | None],
     _refuse_weight_gradient(node, wanted)
     kernel = kernel_shape_of(ctx, node)
     group = int(node_attr(node, "group", 1))
+    n = len(kernel)
+    pads = static_pads(node, _static_spatial(ctx, node.input[0]), kernel,
+                       list(node_attr(node, "strides", [1] * n)),
+                       list(node_attr(node, "dilations", [1] * n)))
+    adjoint = _pointwise_adjoint(ctx, node, grads[0], kernel, group, pads)
+    if adjoint is None:
+        adjoint = _stride_one_adjoint(ctx, node, grads[0], kernel, group, pads)
+    if adjoint is not None:
+        return [adjoint]
     return [transpose_conv_to_input(ctx, node, grads[0], node.input[1], node.input[0],
                                     kernel, group)]
 
