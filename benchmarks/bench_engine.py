@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--sample", type=int, default=8,
                         help="neurons per layer timed by the full-pass path")
+    parser.add_argument("--per-layer", action="store_true", help="print each layer's costs")
     args = parser.parse_args()
 
     model = load_model(MODEL)
@@ -135,6 +136,10 @@ def main() -> None:
         totals["reference"] += layer.neurons * reference_s
         totals["patched"] += patched_setup_s + layer.neurons * patched_s
         totals["engine"] += engine_setup_s + layer.neurons * engine_s
+        if args.per_layer:
+            print(f"  {layer.name:<36}{layer.neurons:>6} neurons  full pass "
+                  f"{patched_s * 1e3:7.1f} ms  engine {engine_s * 1e3:7.1f} ms per neuron  "
+                  f"K={engine.planned_neurons_per_run}")
 
     neurons_total = sum(layer.neurons for layer in layers)
     evaluations = neurons_total * args.images

@@ -98,6 +98,11 @@ class CutEngine:
         self._prefix_images = max(1, memory_budget_bytes // model_bytes_per_row(model))
         self.counters.setup_s += time.perf_counter() - started
 
+    @property
+    def planned_neurons_per_run(self) -> int:
+        """K of the layer prepared last (0 before any)."""
+        return self._prepared.neurons_per_run if self._prepared else 0
+
     def _run(self, session, outputs: list[str], feeds: dict) -> list[np.ndarray]:
         started = time.perf_counter()
         result = session.run(outputs, feeds)

@@ -6,7 +6,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-__all__ = ["KEEP_INPUT", "fault_injection_nodes", "tiling_nodes", "unsqueeze_front"]
+__all__ = ["KEEP_INPUT", "fault_injection_nodes", "folded_fault_nodes", "tiling_nodes",
+           "unsqueeze_front"]
 
 KEEP_INPUT = "nca_keep"
 _MAX_INT64 = np.iinfo(np.int64).max
@@ -46,19 +47,13 @@ def _fold_front(source: str, shape_of: str, target: str, prefix: str):
     return nodes, inits
 
 
-def fault_injection_nodes(tensor: str, target: str, fault_value: np.ndarray,
-                          channel_axis: int, rank: int, elem_type: int, opset: int):
-    """Nodes writing K faulty copies of `tensor` [N, ...] into `target` [K*N, ...].
+def _keep_and_fill(fault_value: np.ndarray, channel_axis: int, rank: int, elem_type: int,
+                   keep_input: str, prefix: str):
+    """Nodes giving `keep` and `fill`, both broadcasting to [K, N, ...] over the channel axis.
 
-    Row k of the graph input KEEP_INPUT [K, C] holds 1 for channels that work and
-    0 for the failed ones; a failed channel takes `fault_value[c]`, which is [C]
-    (a constant per channel) or [C, *spatial] (a map per channel, for a fault
-    carried through depthwise convolutions). A row of ones reproduces `tensor` bit
-    for bit (x * 1 + 0), which gives the unmasked baseline from the same kernels.
-
-    Returns (nodes, initializers).
+    `keep` is row k of `keep_input` (1 = working channel), `fill` the fault value where
+    the channel failed and 0 elsewhere. Returns (nodes, initializers, keep, fill).
     """
-    prefix = "nca_fault"
     broadcast = [1] * (rank + 1)
     broadcast[0] = -1
     broadcast[channel_axis + 1] = fault_value.shape[0]
@@ -71,13 +66,13 @@ def fault_injection_nodes(tensor: str, target: str, fault_value: np.ndarray,
     ]
     keep, fill = f"{prefix}_keep_b", f"{prefix}_fill"
     nodes = [
-        helper.make_node("Sub", [inits[1].name, KEEP_INPUT], [f"{prefix}_failed"],
+        helper.make_node("Sub", [inits[1].name, keep_input], [f"{prefix}_failed"],
                          name=f"{prefix}_failed"),
         helper.make_node("Reshape", [f"{prefix}_failed", inits[2].name], [f"{prefix}_failed_b"],
                          name=f"{prefix}_failed_r"),
         helper.make_node("Mul", [f"{prefix}_failed_b", inits[0].name], [fill],
                          name=f"{prefix}_fill"),
-        helper.make_node("Reshape", [KEEP_INPUT, inits[2].name], [keep], name=f"{prefix}_keep_r"),
+        helper.make_node("Reshape", [keep_input, inits[2].name], [keep], name=f"{prefix}_keep_r"),
     ]
     if elem_type != onnx.TensorProto.FLOAT:
         nodes += [
@@ -85,24 +80,86 @@ def fault_injection_nodes(tensor: str, target: str, fault_value: np.ndarray,
             helper.make_node("Cast", [fill], [f"{fill}_c"], to=elem_type, name=f"{fill}_cast"),
         ]
         keep, fill = f"{keep}_c", f"{fill}_c"
+    return nodes, inits, keep, fill
 
-    more_nodes, more_inits = unsqueeze_front(tensor, f"{prefix}_unsqueezed", opset, prefix)
-    nodes += more_nodes
-    inits += more_inits
-    nodes += [
-        helper.make_node("Mul", [f"{prefix}_unsqueezed", keep], [f"{prefix}_kept"],
-                         name=f"{prefix}_keep"),
+
+def _inject(source: str, keep: str, fill: str, prefix: str) -> list[onnx.NodeProto]:
+    """source [K, N, ...] * keep + fill -> `{prefix}_masked`."""
+    return [
+        helper.make_node("Mul", [source, keep], [f"{prefix}_kept"], name=f"{prefix}_keep"),
         helper.make_node("Add", [f"{prefix}_kept", fill], [f"{prefix}_masked"],
                          name=f"{prefix}_inject"),
     ]
+
+
+def fault_injection_nodes(tensor: str, target: str, fault_value: np.ndarray,
+                          channel_axis: int, rank: int, elem_type: int, opset: int,
+                          keep_input: str = KEEP_INPUT, prefix: str = "nca_fault"):
+    """Nodes writing K faulty copies of `tensor` [N, ...] into `target` [K*N, ...].
+
+    Row k of the graph input `keep_input` [K, C] holds 1 for channels that work and
+    0 for the failed ones; a failed channel takes `fault_value[c]`, which is [C]
+    (a constant per channel) or [C, *spatial] (a map per channel, for a fault
+    carried through depthwise convolutions). A row of ones reproduces `tensor` bit
+    for bit (x * 1 + 0), which gives the unmasked baseline from the same kernels.
+    `prefix` keeps the names of several injections in one graph apart.
+
+    Returns (nodes, initializers).
+    """
+    nodes, inits, keep, fill = _keep_and_fill(fault_value, channel_axis, rank, elem_type,
+                                              keep_input, prefix)
+    more_nodes, more_inits = unsqueeze_front(tensor, f"{prefix}_unsqueezed", opset, prefix)
+    nodes += more_nodes + _inject(f"{prefix}_unsqueezed", keep, fill, prefix)
+    inits += more_inits
     fold_nodes, fold_inits = _fold_front(f"{prefix}_masked", tensor, target, f"{prefix}_fold")
     return nodes + fold_nodes, inits + fold_inits
 
 
-def tiling_nodes(tensor: str, target: str, opset: int, tag: str):
+def folded_fault_nodes(tensor: str, target: str, fault_value: np.ndarray, channel_axis: int,
+                       rank: int, elem_type: int, keep_input: str, prefix: str):
+    """Nodes applying row k of `keep_input` [K, C] to block k of a folded tensor.
+
+    `tensor` is [K*N, ...], K copies of a batch of N already folded together (as
+    `fault_injection_nodes` and `tiling_nodes` make them): it is unfolded to
+    [K, N, ...], channel c of copy k is kept or replaced by `fault_value[c]` ([C]),
+    and the result is folded back into `target` [K*N, ...]. A row of ones leaves
+    its copy unchanged bit for bit.
+
+    Returns (nodes, initializers).
+    """
+    nodes, inits, keep, fill = _keep_and_fill(fault_value, channel_axis, rank, elem_type,
+                                              keep_input, prefix)
+    inits += [
+        _const(f"{prefix}_zero", np.array([0], dtype=np.int64)),
+        _const(f"{prefix}_one", np.array([1], dtype=np.int64)),
+        _const(f"{prefix}_end", np.array([_MAX_INT64], dtype=np.int64)),
+        _const(f"{prefix}_minus_one", np.array([-1], dtype=np.int64)),
+    ]
+    zero, one, end, minus_one = (init.name for init in inits[-4:])
+    nodes += [
+        helper.make_node("Shape", [keep_input], [f"{prefix}_keep_shape"],
+                         name=f"{prefix}_keep_shape"),
+        helper.make_node("Slice", [f"{prefix}_keep_shape", zero, one], [f"{prefix}_k"],
+                         name=f"{prefix}_k"),
+        helper.make_node("Shape", [tensor], [f"{prefix}_shape"], name=f"{prefix}_shape"),
+        helper.make_node("Slice", [f"{prefix}_shape", one, end], [f"{prefix}_tail"],
+                         name=f"{prefix}_tail"),
+        helper.make_node("Concat", [f"{prefix}_k", minus_one, f"{prefix}_tail"],
+                         [f"{prefix}_unfolded_shape"], axis=0,
+                         name=f"{prefix}_unfolded_shape"),
+        helper.make_node("Reshape", [tensor, f"{prefix}_unfolded_shape"],
+                         [f"{prefix}_unfolded"], name=f"{prefix}_unfold"),
+    ]
+    nodes += _inject(f"{prefix}_unfolded", keep, fill, prefix)
+    fold_nodes, fold_inits = _fold_front(f"{prefix}_masked", tensor, target, f"{prefix}_fold")
+    return nodes + fold_nodes, inits + fold_inits
+
+
+def tiling_nodes(tensor: str, target: str, opset: int, tag: str,
+                 keep_input: str = KEEP_INPUT):
     """Nodes repeating a batched tensor [N, ...] K times into `target` [K*N, ...].
 
-    K is read from the first dimension of KEEP_INPUT at run time.
+    K is read from the first dimension of `keep_input` at run time.
     """
     prefix = f"nca_tile{tag}"
     inits = [
@@ -112,7 +169,7 @@ def tiling_nodes(tensor: str, target: str, opset: int, tag: str):
     nodes, unsqueeze_inits = unsqueeze_front(tensor, f"{prefix}_unsqueezed", opset, prefix)
     inits += unsqueeze_inits
     nodes += [
-        helper.make_node("Shape", [KEEP_INPUT], [f"{prefix}_keep_shape"],
+        helper.make_node("Shape", [keep_input], [f"{prefix}_keep_shape"],
                          name=f"{prefix}_keep_shape"),
         helper.make_node("Slice", [f"{prefix}_keep_shape", inits[0].name, inits[1].name],
                          [f"{prefix}_k"], name=f"{prefix}_k"),
