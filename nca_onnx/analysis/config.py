@@ -66,6 +66,7 @@ class AnalysisConfig:
              f"--provider '{self.provider}' is not known; use one of {PROVIDER_CHOICES}"),
             (self.memory_budget_bytes >= 1 << 20,
              f"--memory-budget must be at least 1 MiB, got {self.memory_budget_bytes} bytes"),
+            (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (self.noise_floor >= 0.0, f"noise floor must be >= 0, got {self.noise_floor}"),
             (self.crosscheck_neurons >= 1, "the cross-check needs at least 1 neuron"),
             (self.preset in PRESETS,

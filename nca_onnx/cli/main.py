@@ -10,6 +10,11 @@ from nca_onnx.cli.analyze import analyze
 from nca_onnx.cli.common import configure_logging
 from nca_onnx.cli.demo import demo
 from nca_onnx.cli.inspect_model import inspect
+from nca_onnx.cli.protect import protect
+from nca_onnx.cli.remote import remote_app
+from nca_onnx.cli.report_cmd import report_command
+from nca_onnx.cli.serve import serve
+from nca_onnx.cli.verify import verify
 
 __all__ = ["app"]
 
@@ -35,3 +40,8 @@ def main(
 app.command()(analyze)
 app.command()(inspect)
 app.command()(demo)
+app.command()(verify)
+app.command()(protect)
+app.command("report")(report_command)
+app.command()(serve)
+app.add_typer(remote_app, name="remote")
