@@ -111,7 +111,7 @@ def main() -> None:
     totals = {"reference": 0.0, "patched": 0.0, "engine": 0.0}
     engine_wall_s = engine_run_s = engine_session_s = 0.0
     deviation = 0.0
-    print(f"{MODEL.name}: {len(layers)} layers, {sum(l.neurons for l in layers)} neurons, "
+    print(f"{MODEL.name}: {len(layers)} layers, {sum(layer.neurons for layer in layers)} neurons, "
           f"{args.images} images")
 
     for layer in layers:

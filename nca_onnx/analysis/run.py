@@ -15,7 +15,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from nca_onnx import __version__
 from nca_onnx.analysis.checkpoint import UnitStore, WorkUnit, plan_units
 from nca_onnx.analysis.config import AnalysisConfig
 from nca_onnx.analysis.crosscheck import CrossCheck, cross_check, pick_neurons

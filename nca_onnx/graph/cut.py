@@ -22,7 +22,11 @@ __all__ = [
     "build_suffix",
     "cut_tensor",
     "downstream_nodes",
+    "input_value_info",
+    "is_batched",
     "model_bytes_per_row",
+    "nodes_bytes_per_row",
+    "value_infos",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,7 +65,8 @@ def downstream_nodes(graph: onnx.GraphProto, tensor: str) -> list[onnx.NodeProto
     return nodes
 
 
-def _value_infos(proto: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
+def value_infos(proto: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
+    """Every typed tensor of the graph (inputs, inferred intermediates, outputs) by name."""
     graph = proto.graph
     return {v.name: v for v in list(graph.input) + list(graph.value_info) + list(graph.output)}
 
@@ -77,7 +82,8 @@ def _boundary(nodes: list[onnx.NodeProto], cut: str, initializers: set[str]) -> 
     return boundary
 
 
-def _is_batched(value: onnx.ValueInfoProto | None) -> bool:
+def is_batched(value: onnx.ValueInfoProto | None) -> bool:
+    """Whether a tensor carries the batch axis first (unknown float tensors are assumed to)."""
     if value is None:
         return True
     tensor_type = value.type.tensor_type
@@ -86,7 +92,8 @@ def _is_batched(value: onnx.ValueInfoProto | None) -> bool:
     return tensor_type.shape.dim[0].dim_param == BATCH_DIM
 
 
-def _input_value(name: str, value: onnx.ValueInfoProto | None) -> onnx.ValueInfoProto:
+def input_value_info(name: str, value: onnx.ValueInfoProto | None) -> onnx.ValueInfoProto:
+    """A graph input for tensor `name`: a copy of its inferred type, else untyped float."""
     if value is None:
         return helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
     copy = onnx.ValueInfoProto()
@@ -94,7 +101,9 @@ def _input_value(name: str, value: onnx.ValueInfoProto | None) -> onnx.ValueInfo
     return copy
 
 
-def _bytes_per_row(nodes: list[onnx.NodeProto], infos: dict[str, onnx.ValueInfoProto]) -> int:
+def nodes_bytes_per_row(nodes: list[onnx.NodeProto],
+                        infos: dict[str, onnx.ValueInfoProto]) -> int:
+    """Estimated peak memory of one batch row going through `nodes`."""
     largest = 0
     for node in nodes:
         for name in node.output:
@@ -125,7 +134,7 @@ def boundary_tensors(model: LoadedModel, layer: Layer,
 
 def model_bytes_per_row(model: LoadedModel) -> int:
     """Estimated peak memory of one image going through the whole model."""
-    return _bytes_per_row(list(model.proto.graph.node), _value_infos(model.proto))
+    return nodes_bytes_per_row(list(model.proto.graph.node), value_infos(model.proto))
 
 
 def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray,
@@ -151,7 +160,7 @@ def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray,
 
     initializer_names = {tensor.name for tensor in graph.initializer}
     boundary = _boundary(nodes, cut, initializer_names)
-    infos = _value_infos(model.proto)
+    infos = value_infos(model.proto)
     cut_info = infos.get(cut)
     elem_type = cut_info.type.tensor_type.elem_type if cut_info else onnx.TensorProto.FLOAT
 
@@ -161,7 +170,7 @@ def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray,
     )
     renamed = {cut: _MASKED}
     for position, name in enumerate(boundary[1:]):
-        if _is_batched(infos.get(name)):
+        if is_batched(infos.get(name)):
             tiled = f"nca_tiled_{position}"
             tile_nodes, tile_inits = tiling_nodes(name, tiled, model.opset, str(position))
             new_nodes += tile_nodes
@@ -178,7 +187,7 @@ def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray,
 
     used = {name for node in nodes for name in node.input}
     initializers = [t for t in graph.initializer if t.name in used] + new_inits
-    inputs = [_input_value(name, infos.get(name)) for name in boundary]
+    inputs = [input_value_info(name, infos.get(name)) for name in boundary]
     inputs.append(helper.make_tensor_value_info(KEEP_INPUT, onnx.TensorProto.FLOAT,
                                                 ["nca_k", layer.neurons]))
     outputs = [helper.make_tensor_value_info(PROBABILITIES, onnx.TensorProto.FLOAT, None)]
@@ -187,17 +196,17 @@ def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray,
     proto = helper.make_model(suffix_graph, opset_imports=model.proto.opset_import,
                               ir_version=model.proto.ir_version)
     logger.debug("suffix after %s: %d nodes, boundary %s", layer.name, len(nodes), boundary)
-    return SuffixGraph(layer, proto, tuple(boundary), _bytes_per_row(nodes, infos))
+    return SuffixGraph(layer, proto, tuple(boundary), nodes_bytes_per_row(nodes, infos))
 
 
 def activation_model(model: LoadedModel, tensors: list[str]) -> onnx.ModelProto:
     """A copy of the model that also outputs the given intermediate tensors."""
     proto = onnx.ModelProto()
     proto.CopyFrom(model.proto)
-    infos = _value_infos(proto)
+    infos = value_infos(proto)
     present = {value.name for value in proto.graph.output} | {model.input_name}
     for name in tensors:
         if name not in present:
-            proto.graph.output.append(_input_value(name, infos.get(name)))
+            proto.graph.output.append(input_value_info(name, infos.get(name)))
             present.add(name)
     return proto

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import toy_models
+
 from nca_onnx.analysis.checkpoint import CheckpointFolder
 from nca_onnx.analysis.config import AnalysisConfig
 from nca_onnx.analysis.run import run_analysis, unmasked_probabilities

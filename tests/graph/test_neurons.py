@@ -19,7 +19,7 @@ def _layers(toy_folder, name):
 def test_conv_neurons_are_output_channels(toy_folder):
     _, layers = _layers(toy_folder, "conv")
 
-    assert [(l.op_type, l.neurons) for l in layers.values()] == [
+    assert [(layer.op_type, layer.neurons) for layer in layers.values()] == [
         ("Conv", 4), ("Conv", 6), ("Gemm", 5)]
 
 
