@@ -1,7 +1,7 @@
 """Follow a neuron's fault through the channel-local nodes after its layer.
 
 A fault in channel k stays in channel k through element-wise nodes, per-channel
-constants, batch normalisation and depthwise convolutions. Its value there does not
+constants, batch normalisation, pooling and depthwise convolutions. Its value there does not
 depend on the image, so it can be computed once, and the cut can move to the end of
 that chain: the engine then skips those nodes for every faulty copy of the batch.
 """
@@ -30,8 +30,10 @@ logger = logging.getLogger(__name__)
 
 FAULT_MAP_INPUT = "nca_fault_map_in"
 FAULT_MAP_OUTPUT = "nca_fault_map_out"
-_UNARY = {"Relu", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh",
-          "Identity", "Elu", "Selu", "Softplus", "Neg", "Abs"}
+# One data input, each output channel computed from the same input channel alone.
+_PER_CHANNEL = {"Relu", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh",
+                "Identity", "Elu", "Selu", "Softplus", "Neg", "Abs", "MaxPool", "AveragePool",
+                "GlobalAveragePool", "GlobalMaxPool"}
 _BINARY = {"Add", "Sub", "Mul", "Div"}
 
 
@@ -50,7 +52,7 @@ def _is_channel_local(node: onnx.NodeProto, source: str, channels: int, rank: in
         return False
     if len(node.output) != 1:
         return False
-    if node.op_type in _UNARY:
+    if node.op_type in _PER_CHANNEL:
         return all(name in initializers for name in others)
     if node.op_type == "BatchNormalization":
         return all(name in initializers for name in others)
