@@ -4,6 +4,7 @@ __all__ = [
     "NcaError",
     "ModelError",
     "DataError",
+    "NonFiniteGradientError",
     "ParameterError",
     "RuntimeProviderError",
     "UnsupportedOperatorError",
@@ -32,6 +33,10 @@ class ModelError(NcaError):
 
 class DataError(NcaError):
     """Images or arrays cannot be read, or none of them is usable."""
+
+
+class NonFiniteGradientError(DataError):
+    """The loss gradient of some images is NaN or infinite, so FGSM cannot take a step."""
 
 
 class ParameterError(NcaError):

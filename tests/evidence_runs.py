@@ -62,34 +62,58 @@ def demo_run(tmp_path_factory) -> DemoRun:
 
 def stability_section(report: dict, top: int = 3) -> dict:
     """A made-up stability section in the documented shape, built on the report's ranking."""
-    first = report["results"][0]
-    ranked = sorted(first["neurons"], key=lambda row: row["rank"])[:top]
 
     def metrics(accuracy: float, mean: float) -> dict:
         return {"accuracy": accuracy, "mean_confidence": mean, "std_confidence": 0.05}
 
-    rows = [{"row": 0, "masked": [], "label": "no masking", "clean": metrics(1.0, 0.93),
-             "adversarial": metrics(0.0, 0.12)}]
-    cumulative = []
-    for n, row in enumerate(ranked, start=1):
-        neuron = {"layer": row["layer"], "index": row["index"]}
-        label = f"{row['layer']}[{row['index']}]"
-        rows.append({"row": n, "masked": [neuron], "label": label,
-                     "clean": metrics(1.0 - 0.2 * n, 0.9 - 0.2 * n),
-                     "adversarial": metrics(0.1 * n, 0.15)})
-        cumulative.append({"row": n, "masked": [r["masked"][0] for r in rows[1:n + 1]],
-                           "label": f"first {n}", "clean": metrics(1.0 - 0.3 * n, 0.8 - 0.2 * n),
-                           "adversarial": None})
-    return {"top": top, "class": first["class"], "rows": rows, "cumulative_rows": cumulative,
-            "diagnostic_neurons": [{"layer": ranked[-1]["layer"], "index": ranked[-1]["index"],
-                                    "adversarial_accuracy_gain": 0.3}]}
+    def neuron(row: dict) -> dict:
+        return {"layer": row["layer"], "index": row["index"], "rank": row["rank"]}
+
+    classes, diagnostic = [], []
+    for section in report["results"]:
+        ranked = sorted(section["neurons"], key=lambda row: row["rank"])[:top]
+        rows = [{"row": 0, "masked": [], "label": "no masking", "clean": metrics(1.0, 0.93),
+                 "adversarial": metrics(0.0, 0.12)}]
+        cumulative = []
+        for n, row in enumerate(ranked, start=1):
+            rows.append({"row": n, "masked": [neuron(row)],
+                         "label": f"{row['layer']}[{row['index']}]",
+                         "clean": metrics(1.0 - 0.2 * n, 0.9 - 0.2 * n),
+                         "adversarial": metrics(0.1 * n, 0.15)})
+            cumulative.append({"row": n, "masked": [neuron(r) for r in ranked[:n]],
+                               "label": f"first {n}",
+                               "clean": metrics(1.0 - 0.3 * n, 0.8 - 0.2 * n),
+                               "adversarial": None})
+        classes.append({"class": section["class"], "clean_images": 6, "adversarial_images": 6,
+                        "rows": rows, "cumulative_rows": cumulative})
+        diagnostic.append({"class": section["class"], **neuron(ranked[-1]), "row": top,
+                           "adversarial_accuracy": 0.1 * top,
+                           "unmasked_adversarial_accuracy": 0.0,
+                           "clean_accuracy": 1.0 - 0.2 * top})
+    digest = "0" * 64
+    return {
+        "top": top, "cumulative": True, "fault": "zero-weights",
+        "clean": {"path": "models/demo_images", "images": 9, "inputs_sha256": digest},
+        "adversarial": {"path": "adv/adversarial.npz", "images": 9, "inputs_sha256": digest,
+                        "file_sha256": digest, "manifest": "adv/manifest.json",
+                        "model_sha256": digest, "eps": 0.0078125, "steps": 20,
+                        "target_confidence": 0.5},
+        "classes": classes,
+        "diagnostic_neurons": diagnostic,
+        "crosscheck": {"path": "reference", "tolerance": 1e-5, "max_abs_deviation": 2e-7,
+                       "passed": True,
+                       "rows": [{"class": c["class"], "kind": "cumulative", "row": top,
+                                 "max_abs_deviation": 2e-7} for c in classes]},
+        "warnings": [],
+        "timings": {"total_s": 1.0},
+    }
 
 
 def with_stability(report: dict) -> dict:
     """The report with a made-up stability section, standards rebuilt, sealed again."""
-    from nca_onnx.evidence import seal, with_standards
+    from nca_onnx.stability.section import report_with_stability
 
-    return seal(with_standards({**report, "stability": stability_section(report)}))
+    return report_with_stability(report, stability_section(report))
 
 
 def flip_bit_at(data: bytes, offset: int) -> bytes:

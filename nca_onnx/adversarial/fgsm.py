@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 
-from nca_onnx.errors import DataError, ModelError, ParameterError
+from nca_onnx.errors import DataError, ModelError, NonFiniteGradientError, ParameterError
 from nca_onnx.grad import INPUT_GRAD_OUTPUT, LABEL_INPUT, LOSS_OUTPUT, PROBABILITIES_OUTPUT
 
 __all__ = ["FgsmResult", "NonFiniteGradientError", "run_fgsm"]
@@ -19,10 +19,6 @@ logger = logging.getLogger(__name__)
 
 _DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 _LISTED_IMAGES_MAX = 10
-
-
-class NonFiniteGradientError(DataError):
-    """The loss gradient of some images is NaN or infinite, so FGSM cannot take a step."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +179,7 @@ def run_fgsm(
     clip_high: np.ndarray | float,
     providers: Sequence[str] = _DEFAULT_PROVIDERS,
     batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FgsmResult:
     """Perturb images by non-targeted iterative FGSM until another class takes over.
 
@@ -205,6 +202,7 @@ def run_fgsm(
         clip_low, clip_high: valid input range, broadcast to the inputs (e.g. [1, C, 1, 1]).
         providers: onnxruntime execution providers for a model given as ModelProto.
         batch_size: images per run of the gradient model.
+        progress: called after each batch with (images done, images in all).
 
     Returns:
         FgsmResult with the adversarial inputs and per-image outcome.
@@ -239,6 +237,8 @@ def run_fgsm(
                                      float(target_confidence), start)
         steps_taken[part] = taken
         probabilities.append(final)
+        if progress is not None:
+            progress(min(start + batch_size, len(inputs)), len(inputs))
 
     final_probabilities = np.concatenate(probabilities)
     rows = np.arange(len(inputs))

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from nca_onnx.cli import options
 from nca_onnx.cli.common import (
     EXIT_INTERRUPTED,
     fail_cleanly,
@@ -16,6 +17,7 @@ from nca_onnx.cli.common import (
     parse_floats,
     parse_size,
 )
+from nca_onnx.cli.progress import progress_bar
 
 __all__ = ["analyze", "run_and_write"]
 
@@ -25,21 +27,33 @@ OUTPUT_FILES = ("report.json", "neurons.csv", "layers.csv", "stability.csv", "ne
                 "layers.parquet", "stability.parquet")
 
 
-def _progress_bar(console):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+def _stability_section(result, report: dict, stability, console) -> dict:
+    """The stability section of an analysis just run, with its own progress bar."""
+    from nca_onnx.stability.run import stability_of_analysis
+    from nca_onnx.stability.section import stability_section
 
-    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("neurons"), TimeElapsedColumn(), TextColumn("ETA"),
-                    TimeRemainingColumn(), console=console, transient=False)
+    bar = progress_bar(console, "classes")
+    task = bar.add_task("stability", total=len(report["results"]))
+
+    def advance(done, total):
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        return stability_section(stability_of_analysis(result, report, stability, advance))
+    finally:
+        bar.stop()
 
 
 def run_and_write(config, out: Path, quiet: bool = False, html: Path | None = None,
-                  table_format: str = "csv"):
+                  table_format: str = "csv", stability=None):
     """Run the analysis with a progress bar and write report.json, neurons.csv, layers.csv.
 
     Earlier outputs in `out` are removed first, so an interrupted run leaves no
     report that looks complete; finished units stay in out/checkpoint for a rerun.
+    With a `stability` config (nca_onnx.stability.StabilityConfig) the stability
+    analysis runs next and the report gets its section and stability.csv.
     The report gets its standards section and is sealed (nca_onnx.evidence); the
     tables are written as `table_format` (csv or parquet), the page to `html` if given.
     """
@@ -53,13 +67,17 @@ def run_and_write(config, out: Path, quiet: bool = False, html: Path | None = No
     from nca_onnx.report.files import write_json
     from nca_onnx.report.tables import layer_table, neuron_table
 
+    if stability is not None:
+        from nca_onnx.stability.run import preflight_analysis
+
+        preflight_analysis(config, stability)
     out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUT_FILES:
         (out / name).unlink(missing_ok=True)
     checkpoint = out / "checkpoint"
     console = Console(stderr=True, quiet=quiet)
 
-    bar = _progress_bar(console)
+    bar = progress_bar(console, "neurons")
     task = bar.add_task("analysing", total=None)
 
     def advance(unit, done, total):
@@ -74,7 +92,14 @@ def run_and_write(config, out: Path, quiet: bool = False, html: Path | None = No
     finally:
         bar.stop()
 
-    report = seal(with_standards(build_report(result)))
+    report = build_report(result)
+    if stability is not None:
+        from nca_onnx.stability.section import report_with_stability
+
+        report = report_with_stability(report, _stability_section(result, report, stability,
+                                                                  console))
+    else:
+        report = seal(with_standards(report))
     tables = {"neurons": neuron_table(result.statistics), "layers": layer_table(result.statistics)}
     if report.get("stability"):
         tables["stability"] = stability_table(report["stability"])
@@ -88,14 +113,40 @@ def run_and_write(config, out: Path, quiet: bool = False, html: Path | None = No
     return result
 
 
+def _stability_config(top: int | None, adversarial: Path | None, cumulative: bool):
+    """The StabilityConfig the --stability-* options ask for, or None."""
+    from nca_onnx.errors import ParameterError
+    from nca_onnx.stability import StabilityConfig
+
+    if top is None:
+        if adversarial is not None or cumulative:
+            raise ParameterError("--adversarial and --cumulative belong to the stability "
+                                 "analysis; add --stability-top N to run it")
+        return None
+    config = StabilityConfig(top=top, cumulative=cumulative, adversarial=adversarial)
+    config.validate()
+    return config
+
+
+def _show_stability(out: Path, quiet: bool) -> None:
+    """Print the stability section as written; fail (exit 1) if its cross-check failed."""
+    import json
+
+    from rich.console import Console
+
+    from nca_onnx.cli.stability_summary import check_stability, print_stability
+
+    section = json.loads((out / "report.json").read_text())["stability"]
+    if not quiet:
+        print_stability(section, Console())
+    check_stability(section)
+
+
 @fail_cleanly
 def analyze(
     model: Annotated[Path, typer.Argument(help="ONNX classifier to analyse.")],
-    classes: Annotated[list[int], typer.Option(
-        "--class", "-c", help="Ground-truth class index; repeat to analyse several classes "
-        "in one run (images in subfolders named by class).")],
-    data: Annotated[Path, typer.Option(
-        help="Folder of .jpg/.png images, or an .npy/.npz of preprocessed inputs.")],
+    classes: options.Classes,
+    data: options.Data,
     out: Annotated[Path, typer.Option(help="Folder for report.json and the tables.")] = Path(
         "results"),
     tau: Annotated[float, typer.Option(help="Criticality threshold in [0, 1].")] = 0.0,
@@ -108,32 +159,32 @@ def analyze(
     = None,
     fault: Annotated[str, typer.Option(help="zero-weights (keep bias) or dead-output.")]
     = "zero-weights",
-    provider: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt.")] = "auto",
+    provider: options.Provider = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the cross-check's random sample.")] = 0,
-    memory_budget: Annotated[str, typer.Option(
-        help="Memory the engine may use per run, e.g. 512MiB or 2GiB.")] = "1GiB",
-    preset: Annotated[str, typer.Option(
-        help="Preprocessing: imagenet, inception, caffe, unit or efficientnet-lite.")]
-    = "imagenet",
-    size: Annotated[Optional[str], typer.Option(
-        help="Input size HEIGHTxWIDTH when the model leaves it free.")] = None,
-    mean: Annotated[Optional[str], typer.Option(help="Per-channel mean on 0..255, e.g. "
-                                                     "123.7,116.3,103.5.")] = None,
-    std: Annotated[Optional[str], typer.Option(help="Per-channel std on 0..255.")] = None,
-    channel_order: Annotated[Optional[str], typer.Option(help="RGB or BGR.")] = None,
-    resize: Annotated[Optional[str], typer.Option(
-        help="crop (short side, centre crop) or stretch.")] = None,
-    layout: Annotated[Optional[str], typer.Option(help="Force NCHW or NHWC.")] = None,
-    output: Annotated[Optional[str], typer.Option(
-        help="Name of the class-score output when the model has several.")] = None,
+    memory_budget: options.MemoryBudget = "1GiB",
+    preset: options.Preset = "imagenet",
+    size: options.Size = None,
+    mean: options.Mean = None,
+    std: options.Std = None,
+    channel_order: options.ChannelOrder = None,
+    resize: options.Resize = None,
+    layout: options.Layout = None,
+    output: options.Output = None,
     crosscheck: Annotated[int, typer.Option(
         help="Neurons recomputed by the reference path.")] = 5,
+    stability_top: Annotated[Optional[int], typer.Option(
+        help="Also run the stability analysis on the N most critical neurons of each "
+             "class (as 'nca-onnx stability --top N').")] = None,
+    adversarial: Annotated[Optional[Path], typer.Option(
+        help="With --stability-top: the adversarial set ('nca-onnx adversarial --out').")]
+    = None,
+    cumulative: Annotated[bool, typer.Option(
+        help="With --stability-top: also mask the first 1..N neurons together.")] = False,
     html: Annotated[Optional[Path], typer.Option(
         help="Also write the report as one offline HTML page here (extra 'report').")] = None,
     table_format: Annotated[str, typer.Option(
         "--format", help="Format of the tables: csv or parquet (extra 'parquet').")] = "csv",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")]
-    = False,
+    quiet: options.Quiet = False,
 ) -> None:
     """Measure the criticality of every neuron (METHOD.md) and write the evidence."""
     from rich.console import Console
@@ -151,13 +202,14 @@ def analyze(
         size=parse_size(size), mean=parse_floats(mean, "--mean"),
         std=parse_floats(std, "--std"), channel_order=channel_order, resize=resize,
     )
+    stability = _stability_config(stability_top, adversarial, cumulative)
     require_table_format(table_format)
     if html is not None:
         from nca_onnx.report.figures import require_matplotlib
 
         require_matplotlib()
     try:
-        result = run_and_write(config, out, quiet, html, table_format)
+        result = run_and_write(config, out, quiet, html, table_format, stability)
     except KeyboardInterrupt:
         typer.secho(f"interrupted: no report written; finished work is kept in "
                     f"{out / 'checkpoint'}, run the same command again to resume",
@@ -166,6 +218,8 @@ def analyze(
 
     if not quiet:
         print_summary(result, out, Console())
+    if stability is not None:
+        _show_stability(out, quiet)
     if not result.crosscheck.passed:
         raise VerificationError(
             f"the engine differs from the reference path by "

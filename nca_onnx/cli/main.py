@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from nca_onnx.cli.adversarial_cmd import adversarial
 from nca_onnx.cli.analyze import analyze
 from nca_onnx.cli.common import configure_logging
 from nca_onnx.cli.demo import demo
@@ -14,6 +15,7 @@ from nca_onnx.cli.protect import protect
 from nca_onnx.cli.remote import remote_app
 from nca_onnx.cli.report_cmd import report_command
 from nca_onnx.cli.serve import serve
+from nca_onnx.cli.stability_cmd import stability
 from nca_onnx.cli.verify import verify
 
 __all__ = ["app"]
@@ -40,6 +42,8 @@ def main(
 app.command()(analyze)
 app.command()(inspect)
 app.command()(demo)
+app.command()(adversarial)
+app.command()(stability)
 app.command()(verify)
 app.command()(protect)
 app.command("report")(report_command)

@@ -42,6 +42,12 @@ class Dataset:
     def labels(self) -> np.ndarray:
         return np.array([record.label for record in self.records], dtype=np.int64)
 
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the inputs' SHA-256 digests joined by newlines, in order."""
+        text = "\n".join(record.sha256 for record in self.records)
+        return _sha256(text.encode("ascii"))
+
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -15,7 +15,7 @@ from nca_onnx.graph.load import LoadedModel
 from nca_onnx.graph.neurons import Layer
 from nca_onnx.graph.probability import PROBABILITIES, with_probabilities
 
-__all__ = ["ReferenceEvaluator", "faulty_model"]
+__all__ = ["ReferenceEvaluator", "faulty_model", "masked_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,10 @@ def _replace_initializer(proto: onnx.ModelProto, name: str, node_name: str,
     A weight shared with other nodes must not change for them, so the copy gets a
     new name and only this node is rewired.
     """
+    taken = {tensor.name for tensor in proto.graph.initializer}
     private = f"{name}__nca_fault"
+    while private in taken:
+        private += "_"
     proto.graph.initializer.append(numpy_helper.from_array(value, private))
     node = next(n for n in proto.graph.node if n.name == node_name)
     for index, input_name in enumerate(node.input):
@@ -49,28 +52,44 @@ def _replace_initializer(proto: onnx.ModelProto, name: str, node_name: str,
             node.input[index] = private
 
 
+def masked_model(model: LoadedModel, neurons: Sequence[tuple[Layer, int]],
+                 fault: str) -> onnx.ModelProto:
+    """A copy of the probability model with several neurons failed at once in its initializers.
+
+    `neurons` holds (layer, neuron index) pairs, in any layers; an empty sequence gives
+    the intact probability model. Cost: copies the whole model (a few tens of MB for a
+    mobile CNN).
+    """
+    proto = with_probabilities(model.proto, model.output_name, model.output_is_probability)
+    initializers = {t.name: t for t in proto.graph.initializer}
+    by_layer: dict[str, tuple[Layer, list[int]]] = {}
+    for layer, neuron in neurons:
+        by_layer.setdefault(layer.name, (layer, []))[1].append(int(neuron))
+
+    for layer, indices in by_layer.values():
+        node = next(n for n in proto.graph.node if n.name == layer.name)
+        transposed_b = any(a.name == "transB" and a.i for a in node.attribute)
+        weight = numpy_helper.to_array(initializers[layer.weight]).copy()
+        for neuron in indices:
+            _zero_filter(weight, layer, neuron, transposed_b)
+        _replace_initializer(proto, layer.weight, layer.name, weight)
+
+        if fault == "dead-output" and layer.bias is not None:
+            bias = numpy_helper.to_array(initializers[layer.bias]).copy()
+            if bias.size == 1:
+                # A bias shared by all units is spread out so that one unit can lose it.
+                bias = np.full(layer.neurons, bias.item(), dtype=bias.dtype)
+            bias[..., indices] = 0
+            _replace_initializer(proto, layer.bias, layer.bias_node or layer.name, bias)
+    return proto
+
+
 def faulty_model(model: LoadedModel, layer: Layer, neuron: int, fault: str) -> onnx.ModelProto:
     """A copy of the probability model with one neuron failed in its initializers.
 
     Cost: copies the whole model (a few tens of MB for a mobile CNN).
     """
-    proto = with_probabilities(model.proto, model.output_name, model.output_is_probability)
-    initializers = {t.name: t for t in proto.graph.initializer}
-    node = next(n for n in proto.graph.node if n.name == layer.name)
-    transposed_b = any(a.name == "transB" and a.i for a in node.attribute)
-
-    weight = numpy_helper.to_array(initializers[layer.weight]).copy()
-    _zero_filter(weight, layer, neuron, transposed_b)
-    _replace_initializer(proto, layer.weight, layer.name, weight)
-
-    if fault == "dead-output" and layer.bias is not None:
-        bias = numpy_helper.to_array(initializers[layer.bias]).copy()
-        if bias.size == 1:
-            # A bias shared by all units is spread out so that one unit can lose it.
-            bias = np.full(layer.neurons, bias.item(), dtype=bias.dtype)
-        bias[..., neuron] = 0
-        _replace_initializer(proto, layer.bias, layer.bias_node or layer.name, bias)
-    return proto
+    return masked_model(model, [(layer, neuron)], fault)
 
 
 class ReferenceEvaluator:

@@ -12,7 +12,8 @@ _CONDITIONS = {
     "always": lambda report: True,
     "crosscheck_passed": lambda report: bool(report["crosscheck"].get("passed")),
     "adversarial_present": lambda report: any(
-        row.get("adversarial") is not None for row in report["stability"].get("rows", [])),
+        row.get("adversarial") is not None for section in report["stability"]["classes"]
+        for row in section["rows"]),
 }
 
 
@@ -46,13 +47,18 @@ def _flagged_summary(report: dict) -> str:
 
 
 def _stability_facts(stability: dict) -> dict:
-    first = stability["rows"][0]
-    adversarial = first.get("adversarial")
+    def unmasked(data: str) -> str:
+        parts = []
+        for section in stability["classes"]:
+            metrics = section["rows"][0].get(data)
+            value = "not measured" if metrics is None else f"{metrics['accuracy']:.3f}"
+            parts.append(f"{value} (class {section['class']})")
+        return ", ".join(parts)
+
     return {
-        "stability_top": stability.get("top", len(stability["rows"]) - 1),
-        "clean_accuracy": f"{first['clean']['accuracy']:.3f}",
-        "adversarial_accuracy": "not measured" if adversarial is None
-        else f"{adversarial['accuracy']:.3f}",
+        "stability_top": stability["top"],
+        "clean_accuracy": unmasked("clean"),
+        "adversarial_accuracy": unmasked("adversarial"),
         "diagnostic_neurons": len(stability.get("diagnostic_neurons") or []),
     }
 

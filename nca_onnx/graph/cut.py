@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Collection
 
 import numpy as np
 import onnx
@@ -54,9 +55,13 @@ class SuffixGraph:
     bytes_per_row: int
 
 
-def downstream_nodes(graph: onnx.GraphProto, tensor: str) -> list[onnx.NodeProto]:
-    """The nodes that depend on `tensor`, in graph order (the graph is topological)."""
-    reached = {tensor}
+def downstream_nodes(graph: onnx.GraphProto,
+                     tensor: str | Collection[str]) -> list[onnx.NodeProto]:
+    """The nodes that depend on `tensor` (or on any of several), in graph order.
+
+    The graph is topological, so one pass finds them.
+    """
+    reached = {tensor} if isinstance(tensor, str) else set(tensor)
     nodes = []
     for node in graph.node:
         if any(name in reached for name in node.input if name):

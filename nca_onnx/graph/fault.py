@@ -47,49 +47,42 @@ def _fold_front(source: str, shape_of: str, target: str, prefix: str):
     return nodes, inits
 
 
-def _keep_and_fill(fault_value: np.ndarray, channel_axis: int, rank: int, elem_type: int,
-                   keep_input: str, prefix: str):
-    """Nodes giving `keep` and `fill`, both broadcasting to [K, N, ...] over the channel axis.
+def _keep_and_value(fault_value: np.ndarray, channel_axis: int, rank: int, elem_type: int,
+                    keep_input: str, prefix: str):
+    """Nodes giving `keep` (bool) and `value`, both broadcasting to [K, N, ...].
 
-    `keep` is row k of `keep_input` (1 = working channel), `fill` the fault value where
-    the channel failed and 0 elsewhere. Returns (nodes, initializers, keep, fill).
+    `keep` is row k of `keep_input` (true = working channel) on the channel axis;
+    `value` is the fault value of each channel. Returns (nodes, initializers, keep,
+    value).
     """
     broadcast = [1] * (rank + 1)
     broadcast[0] = -1
     broadcast[channel_axis + 1] = fault_value.shape[0]
     value_shape = [1] * (rank + 1)
     value_shape[channel_axis + 1:channel_axis + 1 + fault_value.ndim] = fault_value.shape
+    value_type = helper.tensor_dtype_to_np_dtype(elem_type)
     inits = [
-        _const(f"{prefix}_value", fault_value.astype(np.float32).reshape(value_shape)),
-        _const(f"{prefix}_one_f", np.array(1.0, dtype=np.float32)),
+        _const(f"{prefix}_value", fault_value.astype(value_type).reshape(value_shape)),
         _const(f"{prefix}_broadcast", np.array(broadcast, dtype=np.int64)),
     ]
-    keep, fill = f"{prefix}_keep_b", f"{prefix}_fill"
+    keep = f"{prefix}_keep_b"
     nodes = [
-        helper.make_node("Sub", [inits[1].name, keep_input], [f"{prefix}_failed"],
-                         name=f"{prefix}_failed"),
-        helper.make_node("Reshape", [f"{prefix}_failed", inits[2].name], [f"{prefix}_failed_b"],
-                         name=f"{prefix}_failed_r"),
-        helper.make_node("Mul", [f"{prefix}_failed_b", inits[0].name], [fill],
-                         name=f"{prefix}_fill"),
-        helper.make_node("Reshape", [keep_input, inits[2].name], [keep], name=f"{prefix}_keep_r"),
+        helper.make_node("Reshape", [keep_input, inits[1].name], [f"{prefix}_keep_r"],
+                         name=f"{prefix}_keep_r"),
+        helper.make_node("Cast", [f"{prefix}_keep_r"], [keep], to=onnx.TensorProto.BOOL,
+                         name=f"{prefix}_keep_b"),
     ]
-    if elem_type != onnx.TensorProto.FLOAT:
-        nodes += [
-            helper.make_node("Cast", [keep], [f"{keep}_c"], to=elem_type, name=f"{keep}_cast"),
-            helper.make_node("Cast", [fill], [f"{fill}_c"], to=elem_type, name=f"{fill}_cast"),
-        ]
-        keep, fill = f"{keep}_c", f"{fill}_c"
-    return nodes, inits, keep, fill
+    return nodes, inits, keep, inits[0].name
 
 
-def _inject(source: str, keep: str, fill: str, prefix: str) -> list[onnx.NodeProto]:
-    """source [K, N, ...] * keep + fill -> `{prefix}_masked`."""
-    return [
-        helper.make_node("Mul", [source, keep], [f"{prefix}_kept"], name=f"{prefix}_keep"),
-        helper.make_node("Add", [f"{prefix}_kept", fill], [f"{prefix}_masked"],
-                         name=f"{prefix}_inject"),
-    ]
+def _inject(source: str, keep: str, value: str, prefix: str) -> list[onnx.NodeProto]:
+    """Where(keep, source [K, N, ...], value) -> `{prefix}_masked`.
+
+    One selection, so a kept channel is the source bit for bit and a failed one is
+    exactly its fault value.
+    """
+    return [helper.make_node("Where", [keep, source, value], [f"{prefix}_masked"],
+                             name=f"{prefix}_inject")]
 
 
 def fault_injection_nodes(tensor: str, target: str, fault_value: np.ndarray,
@@ -101,15 +94,15 @@ def fault_injection_nodes(tensor: str, target: str, fault_value: np.ndarray,
     0 for the failed ones; a failed channel takes `fault_value[c]`, which is [C]
     (a constant per channel) or [C, *spatial] (a map per channel, for a fault
     carried through depthwise convolutions). A row of ones reproduces `tensor` bit
-    for bit (x * 1 + 0), which gives the unmasked baseline from the same kernels.
+    for bit, which gives the unmasked baseline from the same kernels.
     `prefix` keeps the names of several injections in one graph apart.
 
     Returns (nodes, initializers).
     """
-    nodes, inits, keep, fill = _keep_and_fill(fault_value, channel_axis, rank, elem_type,
-                                              keep_input, prefix)
+    nodes, inits, keep, value = _keep_and_value(fault_value, channel_axis, rank, elem_type,
+                                                keep_input, prefix)
     more_nodes, more_inits = unsqueeze_front(tensor, f"{prefix}_unsqueezed", opset, prefix)
-    nodes += more_nodes + _inject(f"{prefix}_unsqueezed", keep, fill, prefix)
+    nodes += more_nodes + _inject(f"{prefix}_unsqueezed", keep, value, prefix)
     inits += more_inits
     fold_nodes, fold_inits = _fold_front(f"{prefix}_masked", tensor, target, f"{prefix}_fold")
     return nodes + fold_nodes, inits + fold_inits
@@ -127,8 +120,8 @@ def folded_fault_nodes(tensor: str, target: str, fault_value: np.ndarray, channe
 
     Returns (nodes, initializers).
     """
-    nodes, inits, keep, fill = _keep_and_fill(fault_value, channel_axis, rank, elem_type,
-                                              keep_input, prefix)
+    nodes, inits, keep, value = _keep_and_value(fault_value, channel_axis, rank, elem_type,
+                                                keep_input, prefix)
     inits += [
         _const(f"{prefix}_zero", np.array([0], dtype=np.int64)),
         _const(f"{prefix}_one", np.array([1], dtype=np.int64)),
@@ -150,7 +143,7 @@ def folded_fault_nodes(tensor: str, target: str, fault_value: np.ndarray, channe
         helper.make_node("Reshape", [tensor, f"{prefix}_unfolded_shape"],
                          [f"{prefix}_unfolded"], name=f"{prefix}_unfold"),
     ]
-    nodes += _inject(f"{prefix}_unfolded", keep, fill, prefix)
+    nodes += _inject(f"{prefix}_unfolded", keep, value, prefix)
     fold_nodes, fold_inits = _fold_front(f"{prefix}_masked", tensor, target, f"{prefix}_fold")
     return nodes + fold_nodes, inits + fold_inits
 

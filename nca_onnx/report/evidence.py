@@ -13,7 +13,7 @@ from nca_onnx.metric.statistics import ClassStatistics
 __all__ = ["SCHEMA_NAME", "SCHEMA_VERSION", "METHOD_SUMMARY", "build_report"]
 
 SCHEMA_NAME = "nca-onnx/report"
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 METHOD_SUMMARY = {
     "document": "METHOD.md (Neurons' Criticality Analysis as implemented by nca-onnx)",
     "criticality": (

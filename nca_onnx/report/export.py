@@ -23,15 +23,9 @@ STABILITY_COLUMNS = ["kind", "row", "label", "masked",
                        for metric in _METRICS)]
 
 
-def _masked_text(masked: list) -> str:
-    """'layer[index]' items joined by '; ' (strings are kept as they are)."""
-    parts = []
-    for item in masked:
-        if isinstance(item, dict) and {"layer", "index"} <= item.keys():
-            parts.append(f"{item['layer']}[{item['index']}]")
-        else:
-            parts.append(str(item))
-    return "; ".join(parts)
+def _masked_text(masked: list[dict]) -> str:
+    """'layer[index]' items joined by '; '."""
+    return "; ".join(f"{item['layer']}[{item['index']}]" for item in masked)
 
 
 def _stability_row(kind: str, row: dict) -> dict:
@@ -45,16 +39,17 @@ def _stability_row(kind: str, row: dict) -> dict:
 
 
 def stability_table(stability: dict) -> pd.DataFrame:
-    """One row per stability row: kind (single or cumulative), row, label, masked, metrics.
+    """One row per stability row of every class: class, kind (single or cumulative), row,
+    label, masked and the metrics.
 
     Adversarial columns are empty where no adversarial set was measured.
     """
-    rows = [_stability_row("single", row) for row in stability.get("rows", [])]
-    rows += [_stability_row("cumulative", row) for row in stability.get("cumulative_rows", [])]
-    table = pd.DataFrame(rows, columns=STABILITY_COLUMNS)
-    if "class" in stability:
-        table.insert(0, "class", stability["class"])
-    return table
+    rows = []
+    for section in stability.get("classes", []):
+        for kind, key in (("single", "rows"), ("cumulative", "cumulative_rows")):
+            rows += [{"class": section["class"], **_stability_row(kind, row)}
+                     for row in section.get(key, [])]
+    return pd.DataFrame(rows, columns=["class", *STABILITY_COLUMNS])
 
 
 def report_tables(report: dict) -> dict[str, pd.DataFrame]:

@@ -146,18 +146,20 @@ def _curve(axes, rows: list[dict], data: str, metric: str, colour: str, label: s
     axes.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
 
 
-def stability_svg(stability: dict, prefix: str) -> str:
+def stability_svg(section: dict, prefix: str) -> str:
     """Accuracy, and mean ± std of the true-class confidence, against the n-th neuron.
 
-    Left column: each neuron masked alone; right column (when present): the first
-    n neurons masked together. Clean and adversarial sets as two curves.
+    `section` is one class of the report's stability section (`rows`,
+    `cumulative_rows`). Left column: each neuron masked alone; right column (when
+    present): the first n neurons masked together. Clean and adversarial sets as two
+    curves.
     """
     from matplotlib.ticker import MaxNLocator
 
-    rows = stability.get("rows") or []
+    rows = section.get("rows") or []
     groups = [("masked alone", rows)]
-    if stability.get("cumulative_rows"):
-        cumulative = stability["cumulative_rows"]
+    if section.get("cumulative_rows"):
+        cumulative = section["cumulative_rows"]
         if rows and rows[0]["row"] == 0 and cumulative[0]["row"] != 0:
             cumulative = [rows[0], *cumulative]  # both curves start at "no masking"
         groups.append(("first n masked together", cumulative))

@@ -34,6 +34,9 @@ def _banner(report: dict, digest_ok: bool | None) -> str:
         problems.append("the report carries no digest")
     if not report["crosscheck"]["passed"]:
         problems.append("the cross-check by the reference path failed")
+    stability = report.get("stability")
+    if stability and not stability["crosscheck"]["passed"]:
+        problems.append("the stability cross-check by the reference path failed")
     if problems:
         return f'<p class="banner bad">Warning: {escape("; ".join(problems))}.</p>'
     return ('<p class="banner ok">Digest matches the content; cross-check by the reference '
@@ -54,7 +57,7 @@ def _navigation(report: dict) -> str:
 
 
 def render_html(report: dict, top: int = DEFAULT_TOP) -> str:
-    """The page for a report (schema 1.0.0) as text; `top` neurons are listed per class.
+    """The page for a report (schema 1.0.0 or 1.1.0) as text; `top` neurons are listed per class.
 
     Reads the report only. Cost: draws two figures per class, one for stability.
 

@@ -135,27 +135,64 @@ def _stability_rows(rows: list[dict]) -> str:
                  numeric={0, 2, 3, 4, 5, 6, 7})
 
 
+def _stability_data(stability: dict) -> str:
+    clean, adversarial = stability["clean"], stability.get("adversarial")
+    pairs = [
+        ("neurons", cell(f"the {stability['top']} most critical of each class, masked alone"
+                         + (" and the first n together" if stability["cumulative"] else ""))),
+        ("fault model", cell(stability["fault"])),
+        ("clean set", cell(f"{clean['path']} ({clean['images']} inputs)")),
+        ("adversarial set", cell("not measured" if adversarial is None else
+                                 f"{adversarial['path']} ({adversarial['images']} inputs, eps "
+                                 f"{adversarial['eps']}, at most {adversarial['steps']} "
+                                 "steps)")),
+    ]
+    check = stability["crosscheck"]
+    pairs.append(("cross-check", cell(
+        f"largest |engine - reference| {check['max_abs_deviation']:.2e} (tolerance "
+        f"{check['tolerance']:g}): {'passed' if check['passed'] else 'FAILED'}")))
+    return keyvalue(pairs)
+
+
+def _stability_class(section: dict) -> str:
+    label = section["class"]
+    curves = figure("stability", f"fig-stability-{label}",
+                    figures.stability_svg(section, f"st{label}"),
+                    "Accuracy and true-class confidence (mean, band of one standard "
+                    "deviation) when the n-th most critical neuron is masked alone (left) or "
+                    "the first n together (right), on the clean and adversarial sets; n = 0 "
+                    "is no masking.")
+    parts = [f"<h3>Class {label}</h3>", curves, "<h4>Each neuron masked alone</h4>",
+             _stability_rows(section["rows"])]
+    if section.get("cumulative_rows"):
+        parts += ["<h4>The first n neurons masked together</h4>",
+                  _stability_rows(section["cumulative_rows"])]
+    return "".join(parts)
+
+
 def stability_section(report: dict) -> str:
-    """Stability curves and rows, when the report has a stability analysis; else ''."""
+    """Stability curves and rows per class, when the report has a stability analysis; else ''."""
     stability = report.get("stability")
     if not stability:
         return ""
-    which = f" (class {stability['class']})" if "class" in stability else ""
-    curves = figure("stability", "fig-stability", figures.stability_svg(stability, "st"),
-                    "Accuracy and true-class confidence (mean, band of one standard deviation) "
-                    "when the n-th most critical neuron is masked alone (left) or the first n "
-                    "together (right), on the clean and adversarial sets; n = 0 is no masking.")
-    parts = [f'<section id="stability"><h2>Network stability{cell(which)}</h2>', curves,
-             "<h3>Each neuron masked alone</h3>", _stability_rows(stability["rows"])]
-    if stability.get("cumulative_rows"):
-        parts += ["<h3>The first n neurons masked together</h3>",
-                  _stability_rows(stability["cumulative_rows"])]
+    parts = ['<section id="stability"><h2>Network stability</h2>', _stability_data(stability)]
+    for warning in stability.get("warnings") or []:
+        parts.append(f'<p class="banner bad">Warning: {cell(warning)}</p>')
+    parts += [_stability_class(section) for section in stability["classes"]]
     diagnostic = stability.get("diagnostic_neurons") or []
     parts.append("<h3>Candidates for on-line diagnosis</h3>")
     if diagnostic:
-        parts.append("<p>Masking these neurons raised the accuracy on the adversarial set:</p>")
-        keys = list(dict.fromkeys(key for item in diagnostic for key in item))
-        parts.append(table(keys, [[cell(item.get(key)) for key in keys] for item in diagnostic]))
+        parts.append("<p>Masking these neurons alone raised the accuracy on the adversarial "
+                     "set:</p>")
+        rows = [[str(item["class"]), cell(item["layer"]), str(item["index"]), str(item["rank"]),
+                 number(item["adversarial_accuracy"]),
+                 number(item["unmasked_adversarial_accuracy"]), number(item["clean_accuracy"])]
+                for item in diagnostic]
+        parts.append(table(["class", "layer", "index", "rank", "adv. accuracy masked",
+                            "adv. accuracy unmasked", "clean accuracy masked"], rows,
+                           numeric={0, 2, 3, 4, 5, 6}))
+    elif stability.get("adversarial") is None:
+        parts.append("<p>No adversarial set was measured.</p>")
     else:
         parts.append("<p>No neuron raised the accuracy on the adversarial set.</p>")
     parts.append("</section>")

@@ -30,8 +30,10 @@ def test_writes_the_page_and_parquet_tables(run, tmp_path):
 
 def test_a_changed_report_is_refused_with_exit_1(run, tmp_path):
     report = run.report()
+    # A doctored cross-check: a deviation that is certainly not the recorded one.
     report["crosscheck"]["passed"] = True
-    report["crosscheck"]["max_abs_deviation"] = 0.0
+    recorded = report["crosscheck"]["max_abs_deviation"]
+    report["crosscheck"]["max_abs_deviation"] = recorded / 2 + 1e-9
     changed = tmp_path / "report.json"
     changed.write_text(json.dumps(report))
 

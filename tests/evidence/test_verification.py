@@ -47,6 +47,16 @@ def test_an_untouched_report_verifies(run):
     assert outcome.largest_deviation < 1e-5
 
 
+def test_a_report_of_schema_1_0_0_still_verifies(run):
+    report = run.report()
+    report["schema"]["version"] = "1.0.0"
+
+    outcome = _verify(run, seal(report), sample=1)
+
+    assert outcome.passed, outcome.failures
+    assert outcome.findings[1].subject == "nca-onnx/report 1.0.0"
+
+
 def test_a_changed_report_fails_on_its_digest(run):
     report = run.report()
     report["results"][0]["neurons"][5]["mean"] += 1e-3

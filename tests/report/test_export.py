@@ -42,7 +42,8 @@ def test_stability_rows_become_one_table(run):
     table = stability_table(stability)
 
     assert list(table.columns) == ["class", *STABILITY_COLUMNS]
-    assert list(table["kind"]) == ["single"] * 4 + ["cumulative"] * 3
+    assert list(table["kind"]) == (["single"] * 4 + ["cumulative"] * 3) * 2
+    assert list(table["class"]) == [967] * 7 + [872] * 7
     assert table.loc[0, "label"] == "no masking" and table.loc[0, "masked"] == ""
     assert table.loc[1, "masked"] == "/_fc/Gemm[967]"
     assert table.loc[6, "masked"].count(";") == 2

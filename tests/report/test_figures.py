@@ -37,7 +37,7 @@ def test_figures_on_one_page_share_no_id(run):
     report = run.report()
     svgs = [layer_criticality_svg(report["results"][0], "a"),
             neuron_spread_svg(report["results"][0], "b"),
-            stability_svg(stability_section(report), "c")]
+            stability_svg(stability_section(report)["classes"][0], "c")]
 
     ids = [found for svg in svgs for found in re.findall(r'id="([^"]+)"', svg)]
     references = {found for svg in svgs
@@ -49,7 +49,7 @@ def test_figures_on_one_page_share_no_id(run):
 
 
 def test_stability_curves_show_both_sets_and_both_variants(run):
-    svg = stability_svg(stability_section(run.report()), "s")
+    svg = stability_svg(stability_section(run.report())["classes"][0], "s")
 
     assert svg.count("masked alone") == 1 and svg.count("first n masked together") == 1
     assert "adversarial" in svg and "clean" in svg

@@ -42,7 +42,7 @@ def test_every_section_is_present(page):
     for anchor in ("summary", "class-967", "class-872", "stability", "crosscheck",
                    "standards", "reproducibility"):
         assert f'id="{anchor}"' in page
-    assert page.count("<figure") == 5
+    assert page.count("<figure") == 6
 
 
 def test_the_summary_names_model_data_and_parameters(run, page):

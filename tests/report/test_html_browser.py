@@ -59,7 +59,7 @@ def test_the_report_renders_with_every_figure_and_no_error(run, browser, tmp_pat
     assert [(figure_id, kind) for figure_id, kind, *_ in figures] == [
         ("fig-layers-967", "layer-criticality"), ("fig-spread-967", "neuron-spread"),
         ("fig-layers-872", "layer-criticality"), ("fig-spread-872", "neuron-spread"),
-        ("fig-stability", "stability")]
+        ("fig-stability-967", "stability"), ("fig-stability-872", "stability")]
     for figure_id, _, width, height, marks in figures:
         assert width > 300 and height > 100 and marks > 20, figure_id
     assert seen.values["title"].startswith("nca-onnx report: efficientnet_lite0.onnx")
