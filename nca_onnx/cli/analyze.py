@@ -63,9 +63,7 @@ def run_and_write(config, out: Path, quiet: bool = False, html: Path | None = No
     from nca_onnx.analysis.run import run_analysis
     from nca_onnx.evidence import seal, with_standards
     from nca_onnx.report.evidence import build_report
-    from nca_onnx.report.export import stability_table, write_tables
-    from nca_onnx.report.files import write_json
-    from nca_onnx.report.tables import layer_table, neuron_table
+    from nca_onnx.report.outputs import write_outputs
 
     if stability is not None:
         from nca_onnx.stability.run import preflight_analysis
@@ -100,15 +98,7 @@ def run_and_write(config, out: Path, quiet: bool = False, html: Path | None = No
                                                                   console))
     else:
         report = seal(with_standards(report))
-    tables = {"neurons": neuron_table(result.statistics), "layers": layer_table(result.statistics)}
-    if report.get("stability"):
-        tables["stability"] = stability_table(report["stability"])
-    write_tables(tables, out, table_format)
-    write_json(out / "report.json", report)
-    if html is not None:
-        from nca_onnx.report.html import write_html
-
-        write_html(report, html)
+    write_outputs(result, report, out, table_format, html)
     shutil.rmtree(checkpoint, ignore_errors=True)
     return result
 

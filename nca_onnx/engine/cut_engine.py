@@ -63,11 +63,13 @@ def plan_batch(bytes_per_row: int, memory_budget_bytes: int, images: int,
                neurons: int) -> tuple[int, int]:
     """(neurons per run K, images per run) such that (K + 1) x images rows fit the budget.
 
-    The extra row is the unmasked baseline every run carries.
+    The extra row is the unmasked baseline every run carries, so the work done is
+    (1 + 1/K) times the useful work: K is made as large as the budget allows, and
+    the images are split into smaller chunks when that is what it takes.
     """
     rows = max(2, memory_budget_bytes // max(bytes_per_row, 1))
-    images_per_run = max(1, min(images, rows // 2))
-    neurons_per_run = max(1, min(neurons, rows // images_per_run - 1))
+    neurons_per_run = max(1, min(neurons, rows - 1))
+    images_per_run = max(1, min(images, rows // (neurons_per_run + 1)))
     return neurons_per_run, images_per_run
 
 

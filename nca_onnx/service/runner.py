@@ -110,22 +110,15 @@ def _relabel(report: dict, job: PreparedJob) -> dict:
 
 
 def _write_outputs(result, job: PreparedJob, blobs: BlobStore) -> dict[str, str]:
-    """The files `nca-onnx analyze` writes (cli/analyze.py, run_and_write), as blobs."""
+    """The files `nca-onnx analyze` writes (report.outputs.write_outputs), as blobs."""
     from nca_onnx.evidence import seal, with_standards
     from nca_onnx.report.evidence import build_report
-    from nca_onnx.report.export import stability_table, write_tables
-    from nca_onnx.report.files import write_json
-    from nca_onnx.report.tables import layer_table, neuron_table
+    from nca_onnx.report.outputs import write_outputs
 
     # Relabelled before sealing, so that the report's digest covers the names it shows.
     report = seal(with_standards(_relabel(build_report(result), job)))
-    tables = {"neurons": neuron_table(result.statistics),
-              "layers": layer_table(result.statistics)}
-    if report.get("stability"):
-        tables["stability"] = stability_table(report["stability"])
     with blobs.scratch() as folder:
-        write_tables(tables, folder, "csv")
-        write_json(folder / "report.json", report)
+        write_outputs(result, report, folder)
         return {name: blobs.put_output(folder / name) for name in OUTPUT_FILES.values()
                 if (folder / name).is_file()}
 

@@ -15,14 +15,22 @@ def test_plan_fits_the_baseline_and_neurons_into_the_budget():
                                  neurons=64)
 
     assert (neurons + 1) * images * 1000 <= 100_000
-    assert (neurons, images) == (4, 20)
+    assert (neurons, images) == (64, 1)
 
 
-def test_plan_splits_images_when_one_row_per_image_barely_fits():
+def test_plan_splits_images_rather_than_shrink_k():
     neurons, images = plan_batch(bytes_per_row=1000, memory_budget_bytes=10_000, images=150,
                                  neurons=64)
 
-    assert (neurons, images) == (1, 5)
+    # 10 rows: nine neurons and the baseline on one image beat one neuron on five.
+    assert (neurons, images) == (9, 1)
+
+
+def test_plan_keeps_every_image_when_the_whole_unit_fits():
+    neurons, images = plan_batch(bytes_per_row=1000, memory_budget_bytes=10_000_000,
+                                 images=16, neurons=64)
+
+    assert (neurons, images) == (64, 16)
 
 
 def test_engine_counts_evaluations_and_reuses_the_prepared_layer(toy_folder):
