@@ -8,10 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nca_onnx.data.preprocess import PRESETS
+from nca_onnx.analysis.config import check_common, raise_first_failure
 from nca_onnx.engine.cut_engine import DEFAULT_MEMORY_BUDGET_BYTES
-from nca_onnx.engine.session import PROVIDER_CHOICES
-from nca_onnx.errors import ParameterError
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_STEPS", "DEFAULT_TARGET_CONFIDENCE", "EPS_RULE",
            "AdversarialConfig", "default_eps"]
@@ -63,10 +61,7 @@ class AdversarialConfig:
 
     def validate(self) -> None:
         """Raises ParameterError naming the first parameter out of range."""
-        checks = [
-            (bool(self.classes), "pass at least one --class"),
-            (all(c >= 0 for c in self.classes), f"class indices must be >= 0, got {self.classes}"),
-            (len(set(self.classes)) == len(self.classes), f"--class repeats: {self.classes}"),
+        raise_first_failure(check_common(self) + [
             (self.eps is None or (math.isfinite(self.eps) and self.eps > 0),
              f"--eps must be a positive number in model-input units, got {self.eps}"),
             (self.steps >= 1, f"--steps must be at least 1, got {self.steps}"),
@@ -75,16 +70,7 @@ class AdversarialConfig:
             ((self.clip_low is None) == (self.clip_high is None),
              "pass --clip-low and --clip-high together, or neither"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (self.provider in PROVIDER_CHOICES,
-             f"--provider '{self.provider}' is not known; use one of {PROVIDER_CHOICES}"),
-            (self.memory_budget_bytes >= 1 << 20,
-             f"--memory-budget must be at least 1 MiB, got {self.memory_budget_bytes} bytes"),
-            (self.preset in PRESETS,
-             f"--preset '{self.preset}' is not known; use one of {', '.join(sorted(PRESETS))}"),
-        ]
-        for passed, message in checks:
-            if not passed:
-                raise ParameterError(message)
+        ])
 
     def parameters(self) -> dict:
         """The parameters as given (paths as strings), for the manifest."""

@@ -17,7 +17,7 @@ __all__ = ["STATE_NAMES", "check_label", "config_from_parameters", "job_message"
 
 MAX_LABEL_CHARS = 1024
 # AnalysisConfig fields the request carries elsewhere (model, data) or never (extra).
-_NOT_PARAMETERS = {"model", "data", "extra"}
+_NOT_PARAMETERS = {"model", "data"}
 STATE_NAMES = {
     "queued": nca_pb2.JOB_STATE_QUEUED,
     "running": nca_pb2.JOB_STATE_RUNNING,
