@@ -117,8 +117,11 @@ def test_interrupted_run_leaves_no_report_and_resumes(tmp_path):
     out = tmp_path / "out"
     args = ["analyze", str(EFFICIENTNET), "--class", "967", "--data", str(DEMO_IMAGES),
             *LITE, "--layers", "*blocks.1[45]*", "--out", str(out)]
+    # A shell that starts a job in the background makes it ignore SIGINT, and children
+    # inherit that; give the analysis the default handling a terminal's Ctrl-C gets.
     process = subprocess.Popen([sys.executable, "-m", "nca_onnx", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list((out / "checkpoint").glob("*-*.npz")) and time.monotonic() < deadline:
         time.sleep(0.02)
