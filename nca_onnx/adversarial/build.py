@@ -13,7 +13,6 @@ from nca_onnx.adversarial.config import EPS_RULE, AdversarialConfig, default_eps
 from nca_onnx.adversarial.fgsm import FgsmResult, run_fgsm
 from nca_onnx.data.dataset import ARRAY_SUFFIXES, Dataset, load_dataset
 from nca_onnx.data.preprocess import Preprocessing, resolve_preprocessing
-from nca_onnx.errors import ParameterError
 from nca_onnx.graph.load import LoadedModel
 
 __all__ = ["AdversarialSet", "build_adversarial_set"]
@@ -41,15 +40,6 @@ class AdversarialSet:
     eps_rule: str
     fgsm: FgsmResult
     execution_provider: str
-
-
-def _check_classes(config: AdversarialConfig, model: LoadedModel) -> None:
-    for label in config.classes:
-        if label >= model.num_classes:
-            raise ParameterError(
-                f"class {label} is out of range: model '{config.model}' has "
-                f"{model.num_classes} classes (0 to {model.num_classes - 1})"
-            )
 
 
 def build_adversarial_set(config: AdversarialConfig,
@@ -83,7 +73,7 @@ def build_adversarial_set(config: AdversarialConfig,
     config.validate()
     providers = resolve_providers(config.provider)
     model = load_model(config.model, config.layout, config.output)
-    _check_classes(config, model)
+    model.check_classes(config.classes)
 
     arrays = config.data.suffix in ARRAY_SUFFIXES
     preprocessing = None if arrays else resolve_preprocessing(

@@ -25,7 +25,7 @@ from nca_onnx.engine.confidences import MaskedConfidences
 from nca_onnx.engine.cut_engine import CutEngine, EngineCounters
 from nca_onnx.engine.reference import ReferenceEvaluator
 from nca_onnx.engine.session import make_session, resolve_providers
-from nca_onnx.errors import DataError, ParameterError
+from nca_onnx.errors import DataError
 from nca_onnx.graph.cut import model_bytes_per_row
 from nca_onnx.graph.load import LoadedModel, load_model
 from nca_onnx.graph.neurons import Layer, find_layers, select_layers
@@ -66,15 +66,6 @@ def unmasked_probabilities(model: LoadedModel, inputs: np.ndarray, providers: li
     parts = [session.run([PROBABILITIES], {model.input_name: inputs[start:start + chunk]})[0]
              for start in range(0, len(inputs), chunk)]
     return np.concatenate(parts), session.get_providers()[0]
-
-
-def _check_classes(config: AnalysisConfig, model: LoadedModel) -> None:
-    for label in config.classes:
-        if label >= model.num_classes:
-            raise ParameterError(
-                f"class {label} is out of range: model '{config.model}' has "
-                f"{model.num_classes} classes (0 to {model.num_classes - 1})"
-            )
 
 
 def _check_selection(config: AnalysisConfig, dataset: Dataset,
@@ -171,7 +162,7 @@ def run_analysis(config: AnalysisConfig, progress: ProgressCallback | None = Non
     started = time.perf_counter()
 
     model = load_model(config.model, config.layout, config.output)
-    _check_classes(config, model)
+    model.check_classes(config.classes)
     layers = select_layers(find_layers(model.proto), list(config.layers))
     marks["load_s"] = time.perf_counter() - started
 

@@ -19,8 +19,10 @@ from nca_onnx.graph.probability import PROBABILITIES, probability_nodes
 __all__ = [
     "SuffixGraph",
     "activation_model",
+    "boundary_of",
     "boundary_tensors",
     "build_suffix",
+    "copy_renamed",
     "cut_tensor",
     "downstream_nodes",
     "input_value_info",
@@ -76,15 +78,26 @@ def value_infos(proto: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
     return {v.name: v for v in list(graph.input) + list(graph.value_info) + list(graph.output)}
 
 
-def _boundary(nodes: list[onnx.NodeProto], cut: str, initializers: set[str]) -> list[str]:
+def boundary_of(nodes: list[onnx.NodeProto], first: list[str],
+                initializers: set[str]) -> list[str]:
+    """Tensors the nodes read from outside themselves: `first`, then the rest in use order."""
     produced = {name for node in nodes for name in node.output}
-    boundary = [cut]
+    boundary = list(first)
     for node in nodes:
         for name in node.input:
             if name and name not in produced and name not in initializers \
                     and name not in boundary:
                 boundary.append(name)
     return boundary
+
+
+def copy_renamed(node: onnx.NodeProto, renamed: dict[str, str]) -> onnx.NodeProto:
+    """A copy of the node reading the tensors in `renamed` under their new names."""
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    for index, name in enumerate(copy.input):
+        copy.input[index] = renamed.get(name, name)
+    return copy
 
 
 def is_batched(value: onnx.ValueInfoProto | None) -> bool:
@@ -134,7 +147,7 @@ def boundary_tensors(model: LoadedModel, layer: Layer,
     graph = model.proto.graph
     cut = cut_tensor(layer, chain or [])
     nodes = downstream_nodes(graph, cut)
-    return _boundary(nodes, cut, {tensor.name for tensor in graph.initializer})
+    return boundary_of(nodes, [cut], {tensor.name for tensor in graph.initializer})
 
 
 def model_bytes_per_row(model: LoadedModel) -> int:
@@ -164,7 +177,7 @@ def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray,
         )
 
     initializer_names = {tensor.name for tensor in graph.initializer}
-    boundary = _boundary(nodes, cut, initializer_names)
+    boundary = boundary_of(nodes, [cut], initializer_names)
     infos = value_infos(model.proto)
     cut_info = infos.get(cut)
     elem_type = cut_info.type.tensor_type.elem_type if cut_info else onnx.TensorProto.FLOAT
@@ -182,13 +195,8 @@ def build_suffix(model: LoadedModel, layer: Layer, fault_value: np.ndarray,
             new_inits += tile_inits
             renamed[name] = tiled
 
-    for node in nodes + probability_nodes(model.output_name, model.output_is_probability):
-        copy = onnx.NodeProto()
-        copy.CopyFrom(node)
-        for index, name in enumerate(copy.input):
-            if name in renamed:
-                copy.input[index] = renamed[name]
-        new_nodes.append(copy)
+    new_nodes += [copy_renamed(node, renamed) for node in
+                  nodes + probability_nodes(model.output_name, model.output_is_probability)]
 
     used = {name for node in nodes for name in node.input}
     initializers = [t for t in graph.initializer if t.name in used] + new_inits

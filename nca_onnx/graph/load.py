@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from nca_onnx.errors import ModelError
+from nca_onnx.errors import ModelError, ParameterError
 
 __all__ = ["BATCH_DIM", "LoadedModel", "file_sha256", "initializer_array", "load_model"]
 
@@ -57,6 +57,15 @@ class LoadedModel:
         dims = self.input_shape[1:]
         c = dims[2] if self.layout == "NHWC" else dims[0]
         return c if isinstance(c, int) else 3
+
+    def check_classes(self, classes: tuple[int, ...] | list[int]) -> None:
+        """Raises ParameterError when a class index is not one of the model's classes."""
+        for label in classes:
+            if not 0 <= label < self.num_classes:
+                raise ParameterError(
+                    f"class {label} is out of range: model '{self.path}' has "
+                    f"{self.num_classes} classes (0 to {self.num_classes - 1})"
+                )
 
     def describe(self) -> dict:
         """The model section of the evidence report."""

@@ -20,6 +20,8 @@ from onnx import helper
 
 from nca_onnx.errors import ModelError, ParameterError
 from nca_onnx.graph.cut import (
+    boundary_of,
+    copy_renamed,
     downstream_nodes,
     input_value_info,
     is_batched,
@@ -86,28 +88,6 @@ def _elem_type(infos: dict[str, onnx.ValueInfoProto], tensor: str) -> int:
     return value.type.tensor_type.elem_type if value is not None else onnx.TensorProto.FLOAT
 
 
-def _boundary(nodes: list[onnx.NodeProto], cut_before: list[str],
-              initializers: set[str]) -> list[str]:
-    """Tensors the suffix reads from before it: faulted outputs first, then the rest."""
-    produced = {name for node in nodes for name in node.output}
-    boundary = list(cut_before)
-    for node in nodes:
-        for name in node.input:
-            if name and name not in produced and name not in initializers \
-                    and name not in boundary:
-                boundary.append(name)
-    return boundary
-
-
-def _copy_renamed(node: onnx.NodeProto, renamed: dict[str, str]) -> onnx.NodeProto:
-    copy = onnx.NodeProto()
-    copy.CopyFrom(node)
-    for index, name in enumerate(copy.input):
-        if name in renamed:
-            copy.input[index] = renamed[name]
-    return copy
-
-
 def build_multi_fault(model: LoadedModel, layers: Sequence[Layer],
                       fault_values: Sequence[np.ndarray]) -> MultiFaultGraph:
     """The graph that evaluates R masking configurations over several layers in one run.
@@ -132,7 +112,7 @@ def build_multi_fault(model: LoadedModel, layers: Sequence[Layer],
     produced = {name for node in nodes for name in node.output}
     initializer_names = {tensor.name for tensor in graph.initializer}
     cut_before = [layer.output for layer in layers if layer.output not in produced]
-    boundary = _boundary(nodes, cut_before, initializer_names)
+    boundary = boundary_of(nodes, cut_before, initializer_names)
     infos = value_infos(model.proto)
     keeps = [keep_input_name(position) for position in range(len(layers))]
 
@@ -164,14 +144,14 @@ def build_multi_fault(model: LoadedModel, layers: Sequence[Layer],
         new_inits += more_inits
 
     for node in nodes:
-        new_nodes.append(_copy_renamed(node, renamed))
+        new_nodes.append(copy_renamed(node, renamed))
         for name in node.output:
             if name in position_of:
                 more_nodes, more_inits = masking(position_of[name], tile=False)
                 new_nodes += more_nodes
                 new_inits += more_inits
                 renamed[name] = f"nca_masked_{position_of[name]}"
-    new_nodes += [_copy_renamed(node, renamed) for node in
+    new_nodes += [copy_renamed(node, renamed) for node in
                   probability_nodes(model.output_name, model.output_is_probability)]
 
     used = {name for node in nodes for name in node.input}

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from nca_onnx.errors import ModelError, ParameterError
+from nca_onnx.graph.load import initializer_array
 
 __all__ = ["FAULT_MODELS", "Layer", "find_layers", "fault_values", "select_layers"]
 
@@ -189,12 +189,8 @@ def select_layers(layers: list[Layer], patterns: list[str] | None) -> list[Layer
 def _gemm_bias_per_unit(proto: onnx.ModelProto, layer: Layer) -> np.ndarray:
     node = next(n for n in proto.graph.node if n.name == layer.name)
     beta = _attribute(node, "beta", 1.0)
-    bias = numpy_helper.to_array(_initializer(proto, layer.bias)).astype(np.float64)
+    bias = initializer_array(proto, layer.bias).astype(np.float64)
     return beta * np.broadcast_to(bias.reshape(-1), (layer.neurons,))
-
-
-def _initializer(proto: onnx.ModelProto, name: str) -> onnx.TensorProto:
-    return next(t for t in proto.graph.initializer if t.name == name)
 
 
 def fault_values(proto: onnx.ModelProto, layer: Layer, fault: str) -> np.ndarray:
@@ -212,5 +208,4 @@ def fault_values(proto: onnx.ModelProto, layer: Layer, fault: str) -> np.ndarray
         return np.zeros(layer.neurons, dtype=np.float32)
     if layer.op_type == "Gemm":
         return _gemm_bias_per_unit(proto, layer).astype(np.float32)
-    bias = numpy_helper.to_array(_initializer(proto, layer.bias))
-    return bias.reshape(-1).astype(np.float32)
+    return initializer_array(proto, layer.bias).reshape(-1).astype(np.float32)

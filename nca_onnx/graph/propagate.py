@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from nca_onnx.graph.cut import copy_renamed
 from nca_onnx.graph.load import LoadedModel
 from nca_onnx.graph.neurons import Layer
 
@@ -99,15 +100,10 @@ def fault_map_model(model: LoadedModel, layer: Layer,
                     chain: list[onnx.NodeProto]) -> onnx.ModelProto:
     """A small model mapping the layer output [1, C, H, W] through the chain."""
     used = {name for node in chain for name in node.input}
-    renamed = {layer.output: FAULT_MAP_INPUT, chain[-1].output[0]: FAULT_MAP_OUTPUT}
-    nodes = []
-    for node in chain:
-        copy = onnx.NodeProto()
-        copy.CopyFrom(node)
-        for index, name in enumerate(copy.input):
-            copy.input[index] = renamed.get(name, name)
-        copy.output[0] = renamed.get(copy.output[0], copy.output[0])
-        nodes.append(copy)
+    nodes = [copy_renamed(node, {layer.output: FAULT_MAP_INPUT}) for node in chain]
+    last = nodes[-1].output[0]
+    nodes.append(helper.make_node("Identity", [last], [FAULT_MAP_OUTPUT],
+                                  name="nca_fault_map_out"))
     graph = helper.make_graph(
         nodes, f"fault_map_{layer.name}",
         [helper.make_tensor_value_info(FAULT_MAP_INPUT, onnx.TensorProto.FLOAT, None)],
